@@ -1,0 +1,43 @@
+import Foundation
+import GSLKit
+
+/// The exact score of the noised empirical distribution P_t^e = (1/n) Σ_μ N(a_μ e^{−t}, Δ_t I)
+/// (THEORY §1.1):
+///
+///     E_μ = |x − a_μ e^{−t}|² / (2Δ_t),   w_μ = softmax(−E)_μ,   m̂ = Σ w_μ a_μ,
+///     F(x, t) = (e^{−t} m̂ − x)/Δ_t,       ln P_t^e = LSE(−E) − ln n − (d/2) ln(2πΔ_t).
+///
+/// Evaluated by `EmpiricalPosterior` with the Gaussian kernel in the VE variables
+/// y = x eᵗ, σ² = e^{2t} − 1 (the same E_μ = |y − a_μ|²/(2σ²)).
+public struct EmpiricalScore: ScoreModel {
+    public let posterior: EmpiricalPosterior
+
+    /// The empirical score of `points` (n × d), with optional class labels.
+    public init(points: Matrix<Double>, labels: [Int]? = nil) throws {
+        posterior = try EmpiricalPosterior(points: points, labels: labels, kernel: .gaussian)
+    }
+
+    public var dimension: Int { posterior.d }
+    public var componentCount: Int { posterior.n }
+    public var classCount: Int { posterior.classCount }
+    public var componentClasses: [Int]? { posterior.classIndex }
+    public var points: Matrix<Double> { posterior.points }
+
+    public func evaluate(_ x: Matrix<Double>, rows: Int, t: Double, workspace: PosteriorWorkspace,
+                         outputs: PosteriorOutputs) throws {
+        try validateTime(t)
+        let sigma2 = expm1(2 * t)
+        posterior.evaluate(x, rows: rows, scale: exp(t), sigma2: sigma2, workspace: workspace, outputs: outputs)
+        let delta = -expm1(-2 * t)
+        let constant = -log(Double(posterior.n)) - 0.5 * Double(posterior.d) * log(2 * Double.pi * delta)
+        for i in 0..<rows { workspace.logDensity[i] = workspace.logSumExp[i] + constant }
+    }
+
+    /// Draws a training point a_μ with μ ~ Categorical(w(x, t)): the exact posterior (THEORY §1.4(b)).
+    public func posteriorDraw(row: Int, x: Matrix<Double>, t: Double, workspace: PosteriorWorkspace,
+                              rng: RandomStream, into a: inout [Double]) -> Int {
+        let mu = rng.categorical(workspace.weights(row: row))
+        a = posterior.points.row(mu)
+        return mu
+    }
+}

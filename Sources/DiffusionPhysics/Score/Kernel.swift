@@ -1,0 +1,41 @@
+import Foundation
+
+/// How the squared distance between a noised point and a training point becomes a log posterior
+/// weight. Distances are taken in the noise-scaled ("VE") variables y = x·eᵗ, σ² = e^{2t} − 1
+/// (THEORY §1.1, "Equivalent VE form"; POISSON_FLOW §3.3), where every kernel depends on
+/// d² = |y − a_μ|² and σ² only.
+///
+/// A new physics kernel is one more case here; the engine (`EmpiricalPosterior`) is shared.
+public enum Kernel: Sendable, Equatable, CustomStringConvertible {
+    /// Diffusion (PFGM++ with D = ∞): ln k = −d² / (2σ²).
+    case gaussian
+    /// PFGM++ with D extra dimensions (Student-t, ν = D): ln k = −((N + D)/2)·log1p(d² / (D σ²)).
+    case studentT(degreesOfFreedom: Double)
+
+    public var description: String {
+        switch self {
+        case .gaussian: return "gaussian (D = inf)"
+        case .studentT(let nu): return "student-t (D = \(nu))"
+        }
+    }
+
+    /// ln k(d², σ²) up to a μ-independent constant, for data dimension `dimension` (N).
+    @inlinable
+    public func logWeight(squaredDistance d2: Double, sigma2: Double, dimension: Int) -> Double {
+        switch self {
+        case .gaussian:
+            return -d2 / (2 * sigma2)
+        case .studentT(let nu):
+            return -0.5 * (Double(dimension) + nu) * Foundation.log1p(d2 / (nu * sigma2))
+        }
+    }
+
+    /// Upper bound of |∂ ln k / ∂ d²|: turns an error in d² into an error in the log weight.
+    @inlinable
+    public func logWeightSlope(sigma2: Double, dimension: Int) -> Double {
+        switch self {
+        case .gaussian: return 1 / (2 * sigma2)
+        case .studentT(let nu): return 0.5 * (Double(dimension) + nu) / (nu * sigma2)
+        }
+    }
+}
