@@ -155,6 +155,11 @@ final class DataTests: XCTestCase {
         let t = try CSVLoader.parse("a, y ,b\r\n1, 2, 3\r\n\r\n4,5 ,6\r\n", label: .name("y"))
         XCTAssertEqual(t.points, Matrix(rowArrays: [[1, 3], [4, 6]]))
         XCTAssertEqual(t.labels, [2, 5])
+        let bom = try CSVLoader.parse("\u{FEFF}1,-2\r3,+4e0\n\n-0.5,007", label: .none)
+        XCTAssertEqual(bom.points, Matrix(rowArrays: [[1, -2], [3, 4], [-0.5, 7]]))
+        let semi = try CSVLoader.parse("x;label\n1.5;2\n", separator: ";")
+        XCTAssertEqual(semi.points, Matrix(rowArrays: [[1.5]]))
+        XCTAssertEqual(semi.labels, [2])
     }
 
     func testNPYRoundTripIsExact() throws {

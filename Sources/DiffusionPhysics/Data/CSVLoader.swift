@@ -24,24 +24,81 @@ public enum CSVLoader {
                             separator: Character = ",", name: String? = nil) throws -> Dataset {
         let bytes: [UInt8]
         do { bytes = try GzipReader.read(path: path) } catch { throw DataError(error) }
-        return try parse(String(decoding: bytes, as: UTF8.self), source: path, label: label, header: header,
-                         separator: separator, name: name ?? path)
+        return try parse(bytes: bytes, source: path, label: label, header: header, separator: separator, name: name ?? path)
     }
 
     /// Parses CSV text; `source` names it in error messages.
     public static func parse(_ text: String, source: String = "<csv>", label: LabelColumn = .auto,
                              header: Bool? = nil, separator: Character = ",", name: String? = nil) throws -> Dataset {
-        var lines: [(number: Int, cells: [Substring])] = []
-        var lineNumber = 0
-        // "\r\n" is one Character in Swift; `isNewline` covers it, "\n" and a lone "\r".
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-            lineNumber += 1
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            lines.append((lineNumber, line.split(separator: separator, omittingEmptySubsequences: false).map(trim)))
+        try parse(bytes: Array(text.utf8), source: source, label: label, header: header, separator: separator, name: name)
+    }
+
+    /// One non-blank line: its 1-based number and the byte ranges of its trimmed cells.
+    private struct Line {
+        let number: Int
+        let cells: [Range<Int>]
+    }
+
+    /// Splits UTF-8 bytes into lines ("\n", "\r\n" or "\r") and cells; skips blank lines and a BOM.
+    private static func lines(_ b: [UInt8], separator: UInt8) -> [Line] {
+        var out: [Line] = []
+        var i = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var number = 0
+        while i < b.count {
+            number += 1
+            var end = i
+            while end < b.count && b[end] != 0x0A && b[end] != 0x0D { end += 1 }
+            var cells: [Range<Int>] = []
+            var blank = true
+            var cellStart = i
+            for k in i...end {
+                if k == end || b[k] == separator {
+                    var lo = cellStart, hi = k
+                    while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo += 1 }
+                    while hi > lo && (b[hi - 1] == 0x20 || b[hi - 1] == 0x09) { hi -= 1 }
+                    if hi > lo || k < end { blank = false }
+                    cells.append(lo..<hi)
+                    cellStart = k + 1
+                }
+            }
+            if !blank { out.append(Line(number: number, cells: cells)) }
+            i = end
+            if i < b.count && b[i] == 0x0D { i += 1 }
+            if i < b.count && b[i] == 0x0A && (i == end || b[i - 1] == 0x0D) { i += 1 }
         }
+        return out
+    }
+
+    /// The number in `b[r]`: plain integers of ≤ 15 digits exactly by hand, everything else
+    /// through `Double(String)` (shortest-decimal text parses back exactly).
+    private static func number(_ b: [UInt8], _ r: Range<Int>) -> Double? {
+        guard !r.isEmpty else { return nil }
+        var k = r.lowerBound
+        let negative = b[k] == 0x2D
+        if negative || b[k] == 0x2B { k += 1 }
+        if k < r.upperBound && r.upperBound - k <= 15 {
+            var v = 0
+            var digits = true
+            for j in k..<r.upperBound {
+                let c = b[j] &- 0x30
+                if c > 9 { digits = false; break }
+                v = v * 10 + Int(c)
+            }
+            if digits { return negative ? -Double(v) : Double(v) }
+        }
+        return Double(String(decoding: b[r], as: UTF8.self))
+    }
+
+    static func parse(bytes: [UInt8], source: String, label: LabelColumn, header: Bool?,
+                      separator: Character, name: String?) throws -> Dataset {
+        guard let sep = separator.asciiValue, sep != 0x0A, sep != 0x0D else {
+            throw DataError("\(source): CSV separator must be one ASCII character other than a newline")
+        }
+        let lines = lines(bytes, separator: sep)
         guard let first = lines.first else { throw DataError("\(source): empty CSV file") }
-        let hasHeader = header ?? first.cells.allSatisfy { Double($0) == nil }
-        let names: [String]? = hasHeader ? first.cells.map(String.init) : nil
+        func text(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
+        let hasHeader = header ?? first.cells.allSatisfy { number(bytes, $0) == nil }
+        let names: [String]? = hasHeader ? first.cells.map(text) : nil
         let body = hasHeader ? lines.dropFirst() : lines[...]
         let width = first.cells.count
         guard !body.isEmpty else { throw DataError("\(source): CSV file has a header but no data rows") }
@@ -67,20 +124,20 @@ public enum CSVLoader {
         var storage: [Double] = []
         storage.reserveCapacity(body.count * d)
         var labels: [Int] = []
-        for (number, cells) in body {
-            guard cells.count == width else {
-                throw DataError("\(source): line \(number) has \(cells.count) fields, expected \(width)")
+        for line in body {
+            guard line.cells.count == width else {
+                throw DataError("\(source): line \(line.number) has \(line.cells.count) fields, expected \(width)")
             }
-            for (j, cell) in cells.enumerated() {
-                guard let v = Double(cell) else {
-                    throw DataError("\(source): line \(number), column \(j + 1): non-numeric cell '\(cell.prefix(40))'")
+            for (j, cell) in line.cells.enumerated() {
+                guard let v = number(bytes, cell) else {
+                    throw DataError("\(source): line \(line.number), column \(j + 1): non-numeric cell '\(text(cell).prefix(40))'")
                 }
                 guard v.isFinite else {
-                    throw DataError("\(source): line \(number), column \(j + 1): non-finite value '\(cell)'")
+                    throw DataError("\(source): line \(line.number), column \(j + 1): non-finite value '\(text(cell).prefix(40))'")
                 }
                 if j == labelIndex {
                     guard v == v.rounded(), abs(v) < 9.0e15 else {
-                        throw DataError("\(source): line \(number): label '\(cell)' is not an integer")
+                        throw DataError("\(source): line \(line.number): label '\(text(cell).prefix(40))' is not an integer")
                     }
                     labels.append(Int(v))
                 } else {
@@ -90,13 +147,6 @@ public enum CSVLoader {
         }
         return try Dataset(points: Matrix(rows: body.count, columns: d, storage: storage),
                            labels: labelIndex == nil ? nil : labels, name: name ?? source)
-    }
-
-    private static func trim(_ s: Substring) -> Substring {
-        var t = s
-        while let c = t.first, c == " " || c == "\t" { t = t.dropFirst() }
-        while let c = t.last, c == " " || c == "\t" { t = t.dropLast() }
-        return t
     }
 
     /// CSV text of `matrix` (shortest round-trip decimal per value, so float64 reads back exactly),
