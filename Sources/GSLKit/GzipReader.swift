@@ -38,7 +38,7 @@ public enum GzipReader {
                 gzread(file, raw.baseAddress, UInt32(raw.count))
             }
             if got < 0 {
-                readError = errorText(file) ?? "read error"
+                readError = errorText(file, path: path) ?? "read error"
                 break
             }
             if got == 0 { break }
@@ -59,11 +59,12 @@ public enum GzipReader {
         return out
     }
 
-    private static func errorText(_ file: gzFile) -> String? {
+    private static func errorText(_ file: gzFile, path: String) -> String? {
         var status: Int32 = 0
         guard let message = gzerror(file, &status) else { return nil }
         if status == Z_ERRNO { return String(cString: strerror(errno)) }
-        let text = String(cString: message)
+        var text = String(cString: message)
+        if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }   // zlib prefixes the path
         switch status {
         case Z_DATA_ERROR: return "corrupt gzip data" + (text.isEmpty ? "" : " (\(text))")
         case Z_BUF_ERROR: return "truncated gzip stream (unexpected end of file)"

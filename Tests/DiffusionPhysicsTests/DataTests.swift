@@ -237,6 +237,9 @@ final class DataTests: XCTestCase {
         var corrupt = gz
         for i in 20..<60 { corrupt[i] ^= 0xA5 }
         assertDataError("corrupt gzip") { try IDXLoader.readArray(path: write(corrupt, "corrupt.gz")) }
+        XCTAssertThrowsError(try GzipReader.read(path: path("corrupt.gz"))) { e in
+            XCTAssertEqual("\(e)".components(separatedBy: path("corrupt.gz")).count, 2, "path named once: \(e)")
+        }
         // Labels: wrong count, wrong rank.
         let ip = try write(good, "g-images-idx3-ubyte")
         assertDataError("label count") { try IDXLoader.load(images: ip, labels: write(idx(shape: [3], payload: [0, 1, 2]), "l3")) }
