@@ -1,0 +1,269 @@
+import Foundation
+import GSLKit
+
+/// The command-line dataset specification shared by all commands.
+///
+/// - `gaussian:d=64,n=1000,sigma=1` — N(0, σ²I); n omitted or `inf` → population only.
+/// - `gmm2:d=64,n=1000,mtilde=1,sigma=1[,direction=ones|random][,direction-seed=S]` — THEORY §2.2.
+/// - `fashion-mnist:classes=1,9,per-class=1000[,split=train|test][,center=scalar|feature|none]` — §4.2.
+/// - `digits:classes=0,1[,per-class=K][,center=…]` — the shipped 8×8 digits, x/16.
+/// - a path to `.csv[.gz]`, `.npy`, or an IDX `*-idx3-ubyte[.gz]` file (or `file:PATH`).
+///
+/// A bare token without `=` continues the previous key's list: `classes=1,9,per-class=1000`.
+public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
+    case gaussian(d: Int, n: Int?, sigma: Double)
+    case gmm2(d: Int, n: Int?, mTilde: Double, sigma: Double, direction: MeanDirection)
+    case fashionMNIST(classes: [Int], perClass: Int, split: FashionMNIST.Split, centering: Centering)
+    case digits(classes: [Int], perClass: Int?, centering: Centering)
+    case file(path: String)
+}
+
+extension DatasetSpec {
+    static let kinds = ["gaussian", "gmm2", "fashion-mnist", "digits", "file"]
+
+    /// Parses a spec. Throws `DataError` on an unknown kind or key, a repeated key, a missing `d`,
+    /// n ≤ 0, d ≤ 0, sigma < 0, mtilde < 0, or a non-numeric value.
+    public static func parse(_ text: String) throws -> DatasetSpec {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw DataError("empty dataset spec") }
+        let kind: String, rest: String
+        if let colon = trimmed.firstIndex(of: ":") {
+            kind = String(trimmed[..<colon]).lowercased()
+            rest = String(trimmed[trimmed.index(after: colon)...])
+        } else {
+            kind = trimmed.lowercased()
+            rest = ""
+        }
+        if kind == "file" {
+            guard !rest.isEmpty else { throw DataError("dataset spec 'file:' needs a path") }
+            return .file(path: rest)
+        }
+        guard kinds.contains(kind) else {
+            if looksLikeDataFile(trimmed) { return .file(path: trimmed) }
+            throw DataError("unknown dataset kind '\(kind)' in '\(text)' (expected gaussian, gmm2, fashion-mnist, digits, or a .csv/.npy/IDX path)")
+        }
+        var opts = try Options(rest, spec: text)
+        let spec: DatasetSpec
+        switch kind {
+        case "gaussian":
+            spec = .gaussian(d: try opts.dimension(), n: try opts.count(), sigma: try opts.nonNegative("sigma", default: 1))
+        case "gmm2":
+            let d = try opts.dimension(), n = try opts.count()
+            let mTilde = try opts.nonNegative("mtilde", default: 1)
+            let sigma = try opts.nonNegative("sigma", default: 1)
+            let direction: MeanDirection
+            switch try opts.word("direction", default: "ones") {
+            case "ones": direction = .ones
+            case "random": direction = .random(seed: UInt64(try opts.integer("direction-seed", default: 0, minimum: 0)))
+            case let other: throw DataError("'\(text)': direction must be ones or random (got '\(other)')")
+            }
+            spec = .gmm2(d: d, n: n, mTilde: mTilde, sigma: sigma, direction: direction)
+        case "fashion-mnist":
+            let classes = try opts.classes(default: [1, 9])
+            let perClass = try opts.integer("per-class", default: 1000, minimum: 1)
+            guard let split = FashionMNIST.Split(rawValue: try opts.word("split", default: "train")) else {
+                throw DataError("'\(text)': split must be train or test")
+            }
+            spec = .fashionMNIST(classes: classes, perClass: perClass, split: split, centering: try opts.centering())
+        default: // digits
+            let classes = try opts.classes(default: [0, 1])
+            let perClass = try opts.optionalInteger("per-class", minimum: 1)
+            spec = .digits(classes: classes, perClass: perClass, centering: try opts.centering())
+        }
+        try opts.finish(kind: kind)
+        return spec
+    }
+
+    static func looksLikeDataFile(_ path: String) -> Bool {
+        let base = path.lowercased().hasSuffix(".gz") ? String(path.lowercased().dropLast(3)) : path.lowercased()
+        return base.hasSuffix(".csv") || base.hasSuffix(".npy") || base.hasSuffix("-ubyte") || base.hasSuffix(".idx")
+    }
+
+    /// The law the spec samples from (gaussian, gmm2), also when n is given; nil for real data.
+    public var population: GaussianMixtureModel? {
+        switch self {
+        case .gaussian(let d, _, let sigma): return try? GaussianMixtureModel.isotropicGaussian(d: d, sigma: sigma)
+        case .gmm2(let d, _, let mTilde, let sigma, let direction):
+            return try? GaussianMixtureModel.twoClass(d: d, mTilde: mTilde, sigma: sigma, direction: direction)
+        default: return nil
+        }
+    }
+
+    /// True for gaussian/gmm2 without a finite n: only the population law exists.
+    public var isPopulationOnly: Bool {
+        switch self {
+        case .gaussian(_, let n, _), .gmm2(_, let n, _, _, _): return n == nil
+        default: return false
+        }
+    }
+
+    /// The finite data set: n samples (point i from stream (seed, i)) for gaussian/gmm2; the
+    /// preprocessed images for fashion-mnist/digits; the file's contents for a path (`seed` unused).
+    /// Throws `DataError` for a population-only spec.
+    public func load(seed: UInt64) throws -> Dataset {
+        var data: Dataset
+        switch self {
+        case .gaussian(_, let n, _), .gmm2(_, let n, _, _, _):
+            guard let n, let law = population else {
+                throw DataError("\(description): population-only spec (no finite n) has no data set to load")
+            }
+            data = try law.sample(n: n, seed: seed)
+        case .fashionMNIST(let classes, let perClass, let split, let centering):
+            data = try FashionMNIST.load(split: split, preprocessing: Preprocessing(
+                classes: classes, perClass: perClass, scale: 1.0 / 255, centering: centering), seed: seed)
+        case .digits(let classes, let perClass, let centering):
+            data = try Digits.load(preprocessing: Preprocessing(
+                classes: classes, perClass: perClass, scale: 1.0 / 16, centering: centering), seed: seed)
+        case .file(let path):
+            data = try Self.loadFile(path)
+        }
+        data.name = description
+        return data
+    }
+
+    /// Loads a `.csv[.gz]` (label column `label` if in a header), `.npy[.gz]`, or IDX file
+    /// (labels beside it by the `…-labels-idx1-ubyte[.gz]` naming, if present).
+    static func loadFile(_ path: String) throws -> Dataset {
+        let lower = path.lowercased()
+        let base = lower.hasSuffix(".gz") ? String(lower.dropLast(3)) : lower
+        if base.hasSuffix(".csv") { return try CSVLoader.load(path: path) }
+        if base.hasSuffix(".npy") { return try NPYLoader.load(path: path) }
+        if base.hasSuffix("-ubyte") || base.hasSuffix(".idx") {
+            var labels: String? = nil
+            if let l = IDXLoader.labelsPath(forImages: path), FileManager.default.fileExists(atPath: l) { labels = l }
+            return try IDXLoader.load(images: path, labels: labels)
+        }
+        throw DataError("\(path): unknown file type (expected .csv, .npy, or an IDX …-ubyte file, optionally .gz)")
+    }
+
+    /// Canonical text (parses back to the same spec), printed with results.
+    public var description: String {
+        func num(_ x: Double) -> String {
+            x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+        }
+        func count(_ n: Int?) -> String { n.map(String.init) ?? "inf" }
+        switch self {
+        case .gaussian(let d, let n, let sigma):
+            return "gaussian:d=\(d),n=\(count(n)),sigma=\(num(sigma))"
+        case .gmm2(let d, let n, let mTilde, let sigma, let direction):
+            let dir: String
+            switch direction {
+            case .ones: dir = "ones"
+            case .random(let seed): dir = "random,direction-seed=\(seed)"
+            }
+            return "gmm2:d=\(d),n=\(count(n)),mtilde=\(num(mTilde)),sigma=\(num(sigma)),direction=\(dir)"
+        case .fashionMNIST(let classes, let perClass, let split, let centering):
+            return "fashion-mnist:classes=\(classes.map(String.init).joined(separator: ",")),per-class=\(perClass),split=\(split.rawValue),center=\(centering.rawValue)"
+        case .digits(let classes, let perClass, let centering):
+            let k = perClass.map { ",per-class=\($0)" } ?? ""
+            return "digits:classes=\(classes.map(String.init).joined(separator: ","))\(k),center=\(centering.rawValue)"
+        case .file(let path):
+            return Self.looksLikeDataFile(path) && !path.contains(":") ? path : "file:\(path)"
+        }
+    }
+}
+
+/// `key=value[,more]` options of a spec; bare tokens extend the previous key's list.
+private struct Options {
+    var values: [String: [String]] = [:]
+    var used: Set<String> = []
+    let spec: String
+
+    init(_ text: String, spec: String) throws {
+        self.spec = spec
+        var last: String? = nil
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { return }
+        for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let token = raw.trimmingCharacters(in: .whitespaces)
+            guard !token.isEmpty else { throw DataError("'\(spec)': empty item in option list") }
+            if let eq = token.firstIndex(of: "=") {
+                let key = token[..<eq].trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "_", with: "-")
+                let value = token[token.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                guard !key.isEmpty else { throw DataError("'\(spec)': missing key before '='") }
+                guard values[key] == nil else { throw DataError("'\(spec)': key '\(key)' given twice") }
+                guard !value.isEmpty else { throw DataError("'\(spec)': key '\(key)' has no value") }
+                values[key] = [value]
+                last = key
+            } else {
+                guard let last else { throw DataError("'\(spec)': '\(token)' is not key=value") }
+                values[last]!.append(token)
+            }
+        }
+    }
+
+    mutating func take(_ key: String) throws -> String? {
+        guard let v = values[key] else { return nil }
+        used.insert(key)
+        guard v.count == 1 else { throw DataError("'\(spec)': key '\(key)' takes one value, got \(v.joined(separator: ","))") }
+        return v[0]
+    }
+
+    mutating func word(_ key: String, default value: String) throws -> String {
+        try take(key)?.lowercased() ?? value
+    }
+
+    static func parseInt(_ s: String) -> Int? {
+        if let v = Int(s) { return v }
+        if let x = Double(s), x.isFinite, x == x.rounded(), abs(x) < 9e15 { return Int(x) }
+        return nil
+    }
+
+    mutating func optionalInteger(_ key: String, minimum: Int) throws -> Int? {
+        guard let s = try take(key) else { return nil }
+        guard let v = Self.parseInt(s) else { throw DataError("'\(spec)': \(key)=\(s) is not an integer") }
+        guard v >= minimum else { throw DataError("'\(spec)': \(key) must be ≥ \(minimum) (got \(v))") }
+        return v
+    }
+
+    mutating func integer(_ key: String, default value: Int, minimum: Int) throws -> Int {
+        try optionalInteger(key, minimum: minimum) ?? value
+    }
+
+    mutating func dimension() throws -> Int {
+        guard values["d"] != nil else { throw DataError("'\(spec)': d=… is required") }
+        return try optionalInteger("d", minimum: 1)!
+    }
+
+    /// n ≥ 1, or nil when omitted or `inf` (population).
+    mutating func count() throws -> Int? {
+        if let s = values["n"]?.first, ["inf", "infinity", "∞"].contains(s.lowercased()) {
+            _ = try take("n")
+            return nil
+        }
+        return try optionalInteger("n", minimum: 1)
+    }
+
+    mutating func nonNegative(_ key: String, default value: Double) throws -> Double {
+        guard let s = try take(key) else { return value }
+        guard let x = Double(s), x.isFinite else { throw DataError("'\(spec)': \(key)=\(s) is not a finite number") }
+        guard x >= 0 else { throw DataError("'\(spec)': \(key) must be ≥ 0 (got \(s))") }
+        return x
+    }
+
+    mutating func classes(default value: [Int]) throws -> [Int] {
+        guard let list = values["classes"] else { return value }
+        used.insert("classes")
+        var out: [Int] = []
+        for s in list {
+            guard let v = Int(s) else { throw DataError("'\(spec)': class '\(s)' is not an integer") }
+            guard !out.contains(v) else { throw DataError("'\(spec)': class \(v) listed twice") }
+            out.append(v)
+        }
+        return out
+    }
+
+    mutating func centering() throws -> Centering {
+        let s = try word("center", default: "scalar")
+        guard let c = Centering(rawValue: s) else {
+            throw DataError("'\(spec)': center must be scalar, feature or none (got '\(s)')")
+        }
+        return c
+    }
+
+    func finish(kind: String) throws {
+        let unknown = Set(values.keys).subtracting(used).sorted()
+        guard unknown.isEmpty else {
+            throw DataError("'\(spec)': unknown key\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")) for \(kind)")
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import GSLKit
+
+/// An IDX array of unsigned bytes (the MNIST / Fashion-MNIST format): big-endian header
+/// `00 00 08 NDIM`, NDIM big-endian int32 sizes, then the uint8 payload in C order.
+public struct IDXArray: Sendable, Equatable {
+    /// Sizes of each dimension (shape[0] = number of items).
+    public let shape: [Int]
+    /// The payload, `shape.reduce(1, *)` bytes.
+    public let bytes: [UInt8]
+
+    /// Number of items (rows): `shape[0]`.
+    public var count: Int { shape[0] }
+    /// Bytes per item: the product of the remaining sizes (1 for a 1-D array).
+    public var itemLength: Int { shape.dropFirst().reduce(1, *) }
+
+    /// Items `indices` (in that order) as an `indices.count × itemLength` matrix of `x · scale`.
+    public func matrix(rows indices: [Int]? = nil, scale: Double = 1) -> Matrix<Double> {
+        let len = itemLength
+        let rows = indices ?? Array(0..<count)
+        var storage = [Double](repeating: 0, count: rows.count * len)
+        for (r, i) in rows.enumerated() {
+            let src = i * len, dst = r * len
+            for j in 0..<len { storage[dst + j] = Double(bytes[src + j]) * scale }
+        }
+        return Matrix(rows: rows.count, columns: len, storage: storage)
+    }
+}
+
+/// Reads IDX files, gzip-compressed or raw.
+public enum IDXLoader {
+    /// Parses an IDX file (uint8 payload only). Throws `DataError` on a missing file, bad magic,
+    /// unsupported element type, zero dimensions, or a payload shorter or longer than the header says.
+    public static func readArray(path: String) throws -> IDXArray {
+        let data: [UInt8]
+        do { data = try GzipReader.read(path: path) } catch { throw DataError(error) }
+        return try parse(data, path: path)
+    }
+
+    /// Parses IDX bytes; `path` only names the source in error messages.
+    public static func parse(_ data: [UInt8], path: String) throws -> IDXArray {
+        guard !data.isEmpty else { throw DataError("\(path): empty file") }
+        guard data.count >= 4 else { throw DataError("\(path): truncated IDX header (\(data.count) bytes)") }
+        guard data[0] == 0, data[1] == 0 else {
+            throw DataError("\(path): bad IDX magic \(hex(data[0..<4])) (expected 00 00 08 NDIM)")
+        }
+        guard data[2] == 0x08 else {
+            let names: [UInt8: String] = [0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"]
+            let t = names[data[2]].map { "\($0) (0x\(hex(data[2..<3])))" } ?? "unknown type 0x\(hex(data[2..<3]))"
+            throw DataError("\(path): IDX element type \(t) not supported (only uint8, 0x08)")
+        }
+        let ndim = Int(data[3])
+        guard ndim >= 1 else { throw DataError("\(path): IDX header declares 0 dimensions") }
+        let headerLength = 4 + 4 * ndim
+        guard data.count >= headerLength else {
+            throw DataError("\(path): truncated IDX header (\(data.count) bytes, need \(headerLength) for \(ndim) dimensions)")
+        }
+        var shape: [Int] = []
+        var total = 1
+        for k in 0..<ndim {
+            let o = 4 + 4 * k
+            let size = Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3])
+            guard size >= 1 else { throw DataError("\(path): IDX dimension \(k) has size 0") }
+            let (product, overflow) = total.multipliedReportingOverflow(by: size)
+            guard !overflow, product <= Int(Int32.max) * 64 else { throw DataError("\(path): IDX shape too large") }
+            total = product
+            shape.append(size)
+        }
+        let payload = data.count - headerLength
+        guard payload >= total else {
+            throw DataError("\(path): truncated IDX payload: \(payload) bytes, shape \(shape) needs \(total)")
+        }
+        guard payload == total else {
+            throw DataError("\(path): IDX payload has \(payload - total) trailing bytes beyond shape \(shape)")
+        }
+        return IDXArray(shape: shape, bytes: Array(data[headerLength...]))
+    }
+
+    /// Labels from a 1-D IDX file.
+    public static func readLabels(path: String) throws -> [Int] {
+        let a = try readArray(path: path)
+        guard a.shape.count == 1 else { throw DataError("\(path): label file must be 1-D, has shape \(a.shape)") }
+        return a.bytes.map(Int.init)
+    }
+
+    /// Images file (each item flattened to one row, values × `scale`) plus an optional labels file
+    /// whose length must match.
+    public static func load(images: String, labels: String? = nil, scale: Double = 1,
+                            name: String? = nil) throws -> Dataset {
+        let a = try readArray(path: images)
+        var l: [Int]? = nil
+        if let labels {
+            let v = try readLabels(path: labels)
+            guard v.count == a.count else {
+                throw DataError("\(labels): \(v.count) labels but \(images) has \(a.count) items")
+            }
+            l = v
+        }
+        return try Dataset(points: a.matrix(scale: scale), labels: l, name: name ?? images)
+    }
+
+    /// The labels file beside an images file by the MNIST naming (`…-images-idx3-ubyte[.gz]` →
+    /// `…-labels-idx1-ubyte[.gz]`), or nil if the name does not follow it.
+    public static func labelsPath(forImages path: String) -> String? {
+        guard let r = path.range(of: "images-idx3", options: .backwards) else { return nil }
+        return path.replacingCharacters(in: r, with: "labels-idx1")
+    }
+
+    static func hex(_ bytes: ArraySlice<UInt8>) -> String {
+        bytes.map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import GSLKit
+
+/// Finds the package's `Data/` folder (shipped data such as the 8×8 digits).
+public enum DataDirectory {
+    /// Environment variable overriding the search: the `Data/` folder itself, or its parent.
+    public static let environmentVariable = "DIFFPHYS_DATA"
+
+    /// The `Data/` directory containing `relative`: `$DIFFPHYS_DATA` if set, else the first
+    /// ancestor of the current directory, then of the executable's directory, holding `Data/<relative>`.
+    public static func locate(containing relative: String = "digits/digits.csv.gz") throws -> String {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty {
+            for candidate in [env, env + "/Data"] where fm.fileExists(atPath: candidate + "/" + relative) {
+                return candidate
+            }
+            throw DataError("\(environmentVariable)=\(env): neither it nor \(env)/Data contains \(relative)")
+        }
+        var starts = [fm.currentDirectoryPath]
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        starts.append(exe.deletingLastPathComponent().path)
+        if let arg0 = CommandLine.arguments.first, arg0.contains("/") {
+            starts.append(URL(fileURLWithPath: arg0).resolvingSymlinksInPath().deletingLastPathComponent().path)
+        }
+        for start in starts {
+            var dir = URL(fileURLWithPath: start).standardizedFileURL
+            while true {
+                let candidate = dir.appendingPathComponent("Data").path
+                if fm.fileExists(atPath: candidate + "/" + relative) { return candidate }
+                let parent = dir.deletingLastPathComponent()
+                if parent.path == dir.path { break }
+                dir = parent
+            }
+        }
+        throw DataError("Data/\(relative) not found above \(starts[0]) or the executable; set \(environmentVariable) to the package's Data folder")
+    }
+}
+
+/// Fashion-MNIST from the Debian package `dataset-fashion-mnist` (THEORY §4.2).
+public enum FashionMNIST {
+    public enum Split: String, Sendable, Equatable, CaseIterable {
+        case train, test
+        /// File prefix: `train` or `t10k`.
+        public var filePrefix: String { self == .train ? "train" : "t10k" }
+    }
+
+    /// Environment variable overriding `defaultDirectory`.
+    public static let environmentVariable = "DIFFPHYS_FASHION_MNIST"
+    public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+
+    public static var directory: String {
+        ProcessInfo.processInfo.environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 } ?? defaultDirectory
+    }
+
+    /// Paths of the (images, labels) files of `split`.
+    public static func paths(_ split: Split) -> (images: String, labels: String) {
+        let base = directory + "/" + split.filePrefix
+        return (base + "-images-idx3-ubyte.gz", base + "-labels-idx1-ubyte.gz")
+    }
+
+    /// True if both files of `split` exist.
+    public static func isAvailable(_ split: Split = .train) -> Bool {
+        let p = paths(split)
+        return FileManager.default.fileExists(atPath: p.images) && FileManager.default.fileExists(atPath: p.labels)
+    }
+
+    /// Rows selected by `preprocessing` (classes, first k per class, file order), x/255 by
+    /// default, centred. Only the selected rows are converted to Double.
+    public static func load(split: Split = .train, preprocessing: Preprocessing, seed: UInt64 = 0,
+                            name: String? = nil) throws -> Dataset {
+        let p = paths(split)
+        let labels = try IDXLoader.readLabels(path: p.labels)
+        let images = try IDXLoader.readArray(path: p.images)
+        guard images.count == labels.count else {
+            throw DataError("\(p.labels): \(labels.count) labels but \(p.images) has \(images.count) images")
+        }
+        let keep = try preprocessing.selectedIndices(labels: labels, count: labels.count, source: p.images)
+        let raw = try Dataset(points: images.matrix(rows: keep), labels: keep.map { labels[$0] },
+                              name: name ?? "fashion-mnist \(split.rawValue)")
+        var rest = preprocessing
+        rest.classes = nil
+        rest.perClass = nil
+        return try rest.apply(to: raw, seed: seed)
+    }
+}
+
+/// The 8×8 handwritten digits (1797 × 64, values 0…16; UCI optdigits via scikit-learn),
+/// shipped as `Data/digits/digits.csv.gz` (64 pixel columns + label, no header).
+public enum Digits {
+    /// All 1797 rows, unscaled, labelled 0…9.
+    public static func loadAll() throws -> Dataset {
+        let dir = try DataDirectory.locate(containing: "digits/digits.csv.gz")
+        return try CSVLoader.load(path: dir + "/digits/digits.csv.gz", label: .last, header: false, name: "digits")
+    }
+
+    /// Selected rows, scaled and centred by `preprocessing` (THEORY §4.2: x/16, scalar-centred).
+    public static func load(preprocessing: Preprocessing, seed: UInt64 = 0) throws -> Dataset {
+        try preprocessing.apply(to: loadAll(), seed: seed)
+    }
+}
