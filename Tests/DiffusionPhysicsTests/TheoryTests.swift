@@ -266,6 +266,11 @@ final class TheoryTests: XCTestCase {
             }
             assertClose(best, alpha, 1e-9, "f_t(ε_min) = α at t = \(t)")
         }
+        // REM limit of −(1/d) ln w: ψ₊ + ½ = f(t) on the liquid side (THEORY §3.3).
+        for t in [1.5, 2.0, 3.0] {
+            assertClose(RandomEnergyModel.freeEnergyLiquid(t: t, alpha: alpha) + 0.5,
+                        CollapseTheory.excessEntropy(t: t, alpha: alpha), 1e-14, "ψ₊ + ½ = f at t = \(t)")
+        }
         assertClose(try RandomEnergyModel.freeEnergy(t: 2, alpha: alpha), RandomEnergyModel.freeEnergyLiquid(t: 2, alpha: alpha), 0, "liquid branch")
     }
 }
