@@ -36,6 +36,6 @@ let package = Package(
         .testTarget(name: "GSLKitTests", dependencies: ["GSLKit"], swiftSettings: optimise),
         .testTarget(name: "DiffusionPhysicsTests", dependencies: ["DiffusionPhysics", "GSLKit"],
                     resources: [.copy("Fixtures")], swiftSettings: optimise),
-        .testTarget(name: "DiffphysTests", dependencies: ["DiffusionPhysics"], swiftSettings: optimise),
+        .testTarget(name: "DiffphysTests", dependencies: ["DiffusionPhysics", "diffphys"], swiftSettings: optimise),
     ]
 )

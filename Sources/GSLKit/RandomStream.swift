@@ -1,25 +1,51 @@
 import CGSL
 
-/// An owned `gsl_rng` (Mersenne Twister mt19937 by default).
+/// What a random stream is used for. Streams of different purposes never coincide, even with the
+/// same seed and index: a dataset generated with seed s and forward noise drawn with seed s
+/// must be independent (sharing (s, i) would make sample i's noise equal point i's noise).
+public struct StreamDomain: RawRepresentable, Hashable, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// Unspecified purpose.
+    public static let general = StreamDomain(rawValue: 0)
+    /// Generating synthetic datasets (one stream per data point).
+    public static let data = StreamDomain(rawValue: 0xDA7A)
+    /// Random directions and other model parameters.
+    public static let model = StreamDomain(rawValue: 0x30DE1)
+    /// Subsampling and selection of data.
+    public static let subsample = StreamDomain(rawValue: 0x5AB5)
+    /// Generative trajectories (prior draws and SDE noise), one stream per trajectory.
+    public static let trajectory = StreamDomain(rawValue: 0x7EA7)
+    /// Forward (noising) samples for estimators, one stream per sample.
+    public static let forward = StreamDomain(rawValue: 0xF0AD)
+    /// Bootstrap resampling.
+    public static let bootstrap = StreamDomain(rawValue: 0xB007)
+}
+
+/// An owned `gsl_rng` (Mersenne Twister mt19937).
 ///
-/// Reproducibility across thread counts: every trajectory owns its stream, derived from the pair
-/// (seed, stream index) with `RandomStream(seed:stream:)`. The full 624-word MT state is filled
-/// from a SplitMix64 sequence of that pair, so distinct streams do not collide the way 32-bit
-/// `gsl_rng_set` seeds would (birthday collisions at ~10⁵ streams).
+/// Reproducibility across thread counts: every trajectory owns its stream, derived from
+/// (seed, domain, stream index) with `RandomStream(seed:stream:domain:)`. The triple is hashed
+/// with SplitMix64 and the full 624-word MT state is filled from that sequence, so distinct
+/// streams do not collide the way 32-bit `gsl_rng_set` seeds would (birthday collisions at
+/// ~10⁵ streams).
 public final class RandomStream {
     @usableFromInline let rng: UnsafeMutablePointer<gsl_rng>
 
-    /// A stream for trajectory `stream` of the run seeded with `seed`.
-    public init(seed: UInt64, stream: UInt64 = 0) {
+    /// Stream number `stream` of purpose `domain` in the run seeded with `seed`.
+    public init(seed: UInt64, stream: UInt64 = 0, domain: StreamDomain = .general) {
         GSL.prepare()
         guard let r = gsl_rng_alloc(cgsl_rng_mt19937()) else {
             // Allocation of ~5 kB failing means the process is out of memory.
             preconditionFailure("gsl_rng_alloc: out of memory")
         }
         rng = r
-        var mixer = SplitMix64(state: seed &+ 0x9E37_79B9_7F4A_7C15 &* (stream &+ 1))
+        var hash = SplitMix64(state: seed)
+        var h = hash.next() ^ domain.rawValue
+        hash = SplitMix64(state: h)
+        h = hash.next() ^ stream
+        var mixer = SplitMix64(state: h)
         _ = mixer.next()
-        mixer.state ^= stream &* 0xD1B5_4A32_D192_ED03
         RandomStream.fillMT19937State(rng, &mixer)
     }
 

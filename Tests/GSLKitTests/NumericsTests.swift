@@ -124,3 +124,27 @@ final class NumericsTests: XCTestCase {
         XCTAssertEqual(try Special.chiSquaredCDF(3, degreesOfFreedom: 2), 1 - exp(-1.5), accuracy: 1e-14)
     }
 }
+
+final class RandomStreamTests: XCTestCase {
+    /// Same seed and index in different domains, or different indices, give different sequences;
+    /// the same triple repeats exactly.
+    func testStreamsAreSeparated() {
+        func draws(_ s: RandomStream) -> [Double] { (0..<8).map { _ in s.gaussian() } }
+        let a = draws(RandomStream(seed: 1, stream: 5, domain: .data))
+        XCTAssertEqual(a, draws(RandomStream(seed: 1, stream: 5, domain: .data)))
+        XCTAssertNotEqual(a, draws(RandomStream(seed: 1, stream: 5, domain: .forward)))
+        XCTAssertNotEqual(a, draws(RandomStream(seed: 1, stream: 6, domain: .data)))
+        XCTAssertNotEqual(a, draws(RandomStream(seed: 2, stream: 5, domain: .data)))
+    }
+
+    /// Moments of the Gaussian draws: mean 0 ± 4 SE, variance 1 ± 4 SE over 10⁵ draws.
+    func testGaussianMoments() {
+        let s = RandomStream(seed: 3, stream: 0)
+        let n = 100_000
+        let x = (0..<n).map { _ in s.gaussian() }
+        let mean = x.reduce(0, +) / Double(n)
+        let variance = x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n - 1)
+        XCTAssertEqual(mean, 0, accuracy: 4 / Double(n).squareRoot())
+        XCTAssertEqual(variance, 1, accuracy: 4 * (2 / Double(n)).squareRoot())
+    }
+}

@@ -4,7 +4,7 @@ import GSLKit
 public enum MeanDirection: Sendable, Equatable {
     /// m = m̃ · (1, …, 1).
     case ones
-    /// m uniformly distributed on the sphere |m| = m̃√d, drawn from `RandomStream(seed: seed, stream: 0)`.
+    /// m uniformly distributed on the sphere |m| = m̃√d, drawn from `RandomStream(seed: seed, domain: .model)`.
     case random(seed: UInt64)
 }
 
@@ -55,7 +55,7 @@ public struct GaussianMixtureModel: Sendable, Equatable {
         case .ones:
             m = [Double](repeating: mTilde, count: d)
         case .random(let seed):
-            let rng = RandomStream(seed: seed, stream: 0)
+            let rng = RandomStream(seed: seed, domain: .model)
             var norm2 = 0.0
             repeat {
                 m = (0..<d).map { _ in rng.gaussian() }
@@ -76,7 +76,7 @@ public struct GaussianMixtureModel: Sendable, Equatable {
     }
 
     /// n i.i.d. points; `labels[i]` is the component of point i. Point i uses only
-    /// `RandomStream(seed: seed, stream: UInt64(i))` (one uniform for the component, then d normals),
+    /// `RandomStream(seed: seed, stream: UInt64(i), domain: .data)` (one uniform for the component, then d normals),
     /// so each point depends on (seed, i) alone.
     public func sample(n: Int, seed: UInt64) throws -> Dataset {
         guard n >= 1 else { throw DataError("sample: n must be ≥ 1 (got \(n))") }
@@ -85,7 +85,7 @@ public struct GaussianMixtureModel: Sendable, Equatable {
         var labels = [Int](repeating: 0, count: n)
         let sds = variances.map { $0.squareRoot() }
         for i in 0..<n {
-            let rng = RandomStream(seed: seed, stream: UInt64(i))
+            let rng = RandomStream(seed: seed, stream: UInt64(i), domain: .data)
             let c = k == 1 ? 0 : rng.categorical(weights[...])
             labels[i] = c
             let s = sds[c]

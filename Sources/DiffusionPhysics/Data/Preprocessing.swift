@@ -56,7 +56,7 @@ public struct Preprocessing: Sendable, Equatable {
         return out
     }
 
-    /// Runs the pipeline on `data`; `seed` drives the subsampling (`RandomStream(seed:stream: 0)`).
+    /// Runs the pipeline on `data`; `seed` drives the subsampling (`RandomStream(seed:domain: .subsample)`).
     public func apply(to data: Dataset, seed: UInt64) throws -> Dataset {
         var out = data
         let keep = try selectedIndices(labels: data.labels, count: data.n, source: data.name)
@@ -100,11 +100,11 @@ extension Dataset {
     }
 
     /// m rows drawn uniformly without replacement (partial Fisher–Yates with
-    /// `RandomStream(seed: seed, stream: 0)`), returned in their original order.
+    /// `RandomStream(seed: seed, domain: .subsample)`), returned in their original order.
     public func subsampled(_ m: Int, seed: UInt64) throws -> Dataset {
         guard m >= 1, m <= n else { throw DataError("\(name): cannot subsample \(m) rows from \(n)") }
         if m == n { return self }
-        let rng = RandomStream(seed: seed, stream: 0)
+        let rng = RandomStream(seed: seed, domain: .subsample)
         var idx = Array(0..<n)
         for i in 0..<m {
             let j = i + rng.uniformInt(n - i)

@@ -112,7 +112,7 @@ public struct BackwardSDE<Model: ScoreModel>: Sendable {
             record(k)
             switch scheme {
             case .exactOU:
-                let deltaT = -expm1(-2 * t), deltaS = -expm1(-2 * s), deltaTS = -expm1(-2 * (t - s))
+                let deltaT = ForwardProcess.delta(t), deltaS = ForwardProcess.delta(s), deltaTS = ForwardProcess.delta(t - s)
                 let cx = deltaS * exp(-(t - s)) / deltaT
                 let cm = deltaTS * exp(-s) / deltaT
                 let sd = (deltaS * deltaTS / deltaT).squareRoot()
@@ -123,7 +123,7 @@ public struct BackwardSDE<Model: ScoreModel>: Sendable {
                     }
                 }
             case .eulerMaruyama:
-                let h = t - s, deltaT = -expm1(-2 * t), decay = exp(-t), sd = (2 * h).squareRoot()
+                let h = t - s, deltaT = ForwardProcess.delta(t), decay = exp(-t), sd = (2 * h).squareRoot()
                 for r in 0..<b {
                     let rng = rngs[r]
                     for j in (r * d)..<((r + 1) * d) {

@@ -27,7 +27,7 @@ public enum SamplerStart: Sendable {
     }
 }
 
-/// One random stream per trajectory: trajectory i of a run uses `RandomStream(seed:stream: ids[i])`.
+/// One random stream per trajectory: trajectory i of a run uses `RandomStream(seed:stream: ids[i], domain: .trajectory)`.
 /// Streams are derived from (seed, index), never from the thread that runs them.
 public struct StreamIDs: Sendable {
     public let ids: [UInt64]
@@ -37,6 +37,6 @@ public struct StreamIDs: Sendable {
         StreamIDs((0..<count).map { base + UInt64($0) })
     }
     func streams(seed: UInt64, range: Range<Int>) -> [RandomStream] {
-        range.map { RandomStream(seed: seed, stream: ids[$0]) }
+        range.map { RandomStream(seed: seed, stream: ids[$0], domain: .trajectory) }
     }
 }

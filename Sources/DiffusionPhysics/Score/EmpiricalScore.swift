@@ -17,6 +17,11 @@ public struct EmpiricalScore: ScoreModel {
         posterior = try EmpiricalPosterior(points: points, labels: labels, kernel: .gaussian)
     }
 
+    /// The empirical score of a dataset (its labels become classes).
+    public init(_ dataset: Dataset) throws {
+        try self.init(points: dataset.points, labels: dataset.labels)
+    }
+
     public var dimension: Int { posterior.d }
     public var componentCount: Int { posterior.n }
     public var classCount: Int { posterior.classCount }
@@ -26,9 +31,9 @@ public struct EmpiricalScore: ScoreModel {
     public func evaluate(_ x: Matrix<Double>, rows: Int, t: Double, workspace: PosteriorWorkspace,
                          outputs: PosteriorOutputs) throws {
         try validateTime(t)
-        let sigma2 = expm1(2 * t)
+        let sigma2 = ForwardProcess.sigmaVE2(t)
         posterior.evaluate(x, rows: rows, scale: exp(t), sigma2: sigma2, workspace: workspace, outputs: outputs)
-        let delta = -expm1(-2 * t)
+        let delta = ForwardProcess.delta(t)
         let constant = -log(Double(posterior.n)) - 0.5 * Double(posterior.d) * log(2 * Double.pi * delta)
         for i in 0..<rows { workspace.logDensity[i] = workspace.logSumExp[i] + constant }
     }

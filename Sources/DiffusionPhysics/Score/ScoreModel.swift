@@ -41,7 +41,7 @@ extension ScoreModel {
     /// Score F(x, t) = (e^{−t} m̂ − x)/Δ_t for rows 0..<rows, after `evaluate` with `.mean`.
     public func score(_ x: Matrix<Double>, rows: Int, t: Double, workspace: PosteriorWorkspace,
                       into f: inout Matrix<Double>) {
-        let delta = -expm1(-2 * t), decay = exp(-t)
+        let delta = ForwardProcess.delta(t), decay = exp(-t)
         for i in 0..<(rows * dimension) {
             f.storage[i] = (decay * workspace.mean.storage[i] - x.storage[i]) / delta
         }

@@ -3,7 +3,7 @@ import GSLKit
 
 /// The three labelled conventions for the speciation time from the top covariance eigenvalue Λ
 /// (THEORY §2.1). They agree at large Λ and differ by O(1) when Λ is small.
-public struct SpeciationTimes: Equatable, Sendable {
+public struct SpeciationTimes: Equatable, Sendable, Codable {
     /// t_S = ½ ln Λ (paper eq. 4: Λ e^{−2t} = 1).
     public let paper: Double
     /// t_S = ½ ln(1 + Λ) (Hessian of ln P_t at the mean vanishes: Λ e^{−2t} = Δ_t).

@@ -1,0 +1,90 @@
+import Foundation
+import GSLKit
+
+/// A sample mean with its standard error (SE = s/√N, s the unbiased sample deviation).
+public struct MeanEstimate: Sendable, Codable, Equatable {
+    public var mean: Double
+    public var standardError: Double
+    public var count: Int
+
+    public init(mean: Double, standardError: Double, count: Int) {
+        self.mean = mean
+        self.standardError = standardError
+        self.count = count
+    }
+
+    /// Mean and SE of `values` (SE = 0 for fewer than two values).
+    public init(_ values: some Collection<Double>) {
+        let n = values.count
+        let m = n > 0 ? values.reduce(0, +) / Double(n) : .nan
+        var ss = 0.0
+        for v in values { ss += (v - m) * (v - m) }
+        self.init(mean: m, standardError: n > 1 ? (ss / Double(n - 1) / Double(n)).squareRoot() : 0, count: n)
+    }
+
+    /// Fraction of successes with its binomial SE √(p(1−p)/N).
+    public static func proportion(successes: Int, trials: Int) -> MeanEstimate {
+        let p = trials > 0 ? Double(successes) / Double(trials) : .nan
+        return MeanEstimate(mean: p, standardError: trials > 0 ? (p * (1 - p) / Double(trials)).squareRoot() : 0, count: trials)
+    }
+}
+
+/// Percentile-bootstrap confidence interval of the mean (for skewed statistics such as −ln w).
+public struct BootstrapInterval: Sendable, Codable, Equatable {
+    public var lower: Double
+    public var upper: Double
+    public var level: Double
+}
+
+public enum Bootstrap {
+    /// Percentile interval of the mean of `values` from `resamples` resamples drawn with stream
+    /// `RandomStream(seed: seed)`.
+    public static func meanInterval(_ values: [Double], level: Double = 0.95, resamples: Int = 2000,
+                                    seed: UInt64 = 0) -> BootstrapInterval {
+        precondition(!values.isEmpty && level > 0 && level < 1)
+        let rng = RandomStream(seed: seed, domain: .bootstrap)
+        let n = values.count
+        var means = [Double](repeating: 0, count: resamples)
+        for r in 0..<resamples {
+            var s = 0.0
+            for _ in 0..<n { s += values[rng.uniformInt(n)] }
+            means[r] = s / Double(n)
+        }
+        means.sort()
+        let lo = Int((Double(resamples) * (1 - level) / 2).rounded(.down))
+        let hi = min(resamples - 1, Int((Double(resamples) * (1 + level) / 2).rounded(.down)))
+        return BootstrapInterval(lower: means[lo], upper: means[hi], level: level)
+    }
+}
+
+/// Where a monotone measured curve crosses a level, by linear interpolation between the two
+/// bracketing points, with an SE propagated from the two points' SEs (delta method).
+public struct LevelCrossing: Sendable, Codable, Equatable {
+    public var t: Double
+    public var standardError: Double
+
+    /// First bracketing pair in the order given (curves sampled on increasing or decreasing t).
+    public static func find(times: [Double], values: [Double], errors: [Double], level: Double) -> LevelCrossing? {
+        guard times.count == values.count, times.count >= 2 else { return nil }
+        let order = times.indices.sorted { times[$0] < times[$1] }
+        for (a, b) in zip(order, order.dropFirst()) {
+            let va = values[a] - level, vb = values[b] - level
+            if va == 0 { return LevelCrossing(t: times[a], standardError: errors.isEmpty ? 0 : slopeError(a, b)) }
+            if va * vb < 0 {
+                let f = va / (va - vb)
+                let t = times[a] + f * (times[b] - times[a])
+                return LevelCrossing(t: t, standardError: errors.isEmpty ? 0 : slopeError(a, b))
+            }
+        }
+        return nil
+
+        func slopeError(_ a: Int, _ b: Int) -> Double {
+            let slope = (values[b] - values[a]) / (times[b] - times[a])
+            guard slope != 0 else { return .infinity }
+            // Crossing time error ≈ (level error)/|slope|; the two bracketing errors combine.
+            let f = 0.5
+            let e = ((1 - f) * (1 - f) * errors[a] * errors[a] + f * f * errors[b] * errors[b]).squareRoot()
+            return e / abs(slope)
+        }
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+import DiffusionPhysics
+
+@main
+struct DiffPhys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diffphys",
+        abstract: "Statistical physics of generative diffusion with the exact empirical score.",
+        discussion: """
+        Measures when a diffusion model commits to a class (speciation time t_S) and when it \
+        collapses onto training points (collapse time t_C), with the exact score of the noised \
+        data — no neural network — and sets each measurement beside its analytic prediction.
+
+        Conventions (THEORY §0): forward OU process dx = −x dt + √2 dW, x_t = a e^{−t} + √Δ_t ξ, \
+        Δ_t = 1 − e^{−2t}; "t" is always the forward (noising) time; score F = ∇ ln P_t.
+        """,
+        subcommands: [OverviewCommand.self, ScoreCommand.self, SampleCommand.self, TheoryCommand.self])
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import DiffusionPhysics
+import Foundation
+import GSLKit
+
+struct OverviewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "overview",
+        abstract: "Speciation and collapse times of a dataset: predictions beside a quick forward-sampling measurement.",
+        discussion: """
+        Predictions: Λ (top covariance eigenvalue) and t_S in the three conventions of THEORY §2.1; t_C from the \
+        Gaussian closed form (gaussian/gmm2 specs) and the Gaussian-spectrum bound (THEORY §3.2). \
+        Measurement (exact empirical score, forward samples planted on training points, THEORY §3.4 M5): \
+        E[Y2](t) and its ½-crossing t_C^{Y2}; for labelled data the Rao–Blackwellised φ(t) = E Σ_c p_c² and its \
+        crossing of --threshold.
+        Example: diffphys overview --data gmm2:d=256,n=2000 --plot overview.png
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(help: "Forward samples per time.") var samples = 2000
+    @Option(help: "Number of times on the measurement grid (log-spaced).") var points = 24
+    @Option(help: "φ level that defines the measured speciation time.") var threshold = 0.775
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
+        guard points >= 3 else { throw ValidationError("--points must be ≥ 3") }
+        guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1)") }
+    }
+
+    struct Row: Encodable { var t, y2, y2Stderr: Double; var phi, phiStderr, phiTheory: Double? }
+    struct Output: Encodable {
+        var data: String
+        var n: Int
+        var d: Int
+        var alpha: Double
+        var lambda: Double
+        var lambdaPopulation: Double?
+        var tS: SpeciationTimes
+        var tC: [String: Double]
+        var tCMeasuredY2: Double?
+        var tCMeasuredY2Stderr: Double?
+        var tCross: Double?
+        var tCrossStderr: Double?
+        var curve: [Row]
+        var seed: UInt64
+        var samples: Int
+        var conventions = "t = forward time; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased covariance"
+    }
+
+    func run() throws {
+        let spec = try dataOptions.spec()
+        let data = try spec.load(seed: dataOptions.seed)
+        let score = try EmpiricalScore(data)
+        let spectrum = try DataSpectrum(points: data.points)
+        let ts = spectrum.speciationTimes
+        let n = Double(data.n), d = Double(data.d)
+        var tC: [String: Double] = ["spectrum": try CollapseTheory.tCSpectrum(eigenvalues: spectrum.eigenvalues, n: n)]
+        var phiTheory: ((Double) -> Double)? = nil
+        var lambdaPopulation: Double? = nil
+        switch spec {
+        case .gaussian(_, _, let sigma):
+            tC["gaussian"] = CollapseTheory.tCGaussian(n: n, d: d, sigma2: sigma * sigma)
+        case .gmm2(let dd, _, let mTilde, let sigma, _):
+            tC["gaussian"] = CollapseTheory.tCGaussian(n: n, d: d, sigma2: sigma * sigma)
+            lambdaPopulation = spec.population?.covarianceTopEigenvalue
+            phiTheory = { SpeciationTheory.phi(t: $0, d: Double(dd), mTilde: mTilde, sigma: sigma) }
+        default: break
+        }
+        let tLow = 0.02, tHigh = max(ts.drift, tC.values.max() ?? 1) + 1.5
+        let times = (0..<points).map { tLow * pow(tHigh / tLow, Double($0) / Double(points - 1)) }
+        let progress = ProgressReporter("overview", total: times.count, enabled: !output.json)
+        let estimates = try ForwardSampling(score: score, threads: threadOptions.count)
+            .estimate(times: times, samples: samples, seed: dataOptions.seed, progress: progress)
+        let rows = estimates.map { e in
+            Row(t: e.t, y2: e.y2.mean, y2Stderr: e.y2.standardError, phi: e.classAgreement?.mean,
+                phiStderr: e.classAgreement?.standardError, phiTheory: phiTheory?(e.t))
+        }
+        let y2Cross = LevelCrossing.find(times: times, values: rows.map(\.y2), errors: rows.map(\.y2Stderr), level: 0.5)
+        var phiCross: LevelCrossing? = nil
+        if data.labels != nil, score.classCount >= 2 {
+            phiCross = LevelCrossing.find(times: times, values: rows.map { $0.phi ?? .nan }, errors: rows.map { $0.phiStderr ?? 0 }, level: threshold)
+        }
+        let out = Output(data: spec.description, n: data.n, d: data.d, alpha: CollapseTheory.alpha(n: n, d: d),
+                         lambda: spectrum.lambda, lambdaPopulation: lambdaPopulation, tS: ts, tC: tC,
+                         tCMeasuredY2: y2Cross?.t, tCMeasuredY2Stderr: y2Cross?.standardError,
+                         tCross: phiCross?.t, tCrossStderr: phiCross?.standardError, curve: rows,
+                         seed: dataOptions.seed, samples: samples)
+        if let plot = output.plot { try drawPlot(out, to: plot) }
+        if output.json { print(try JSONOutput.encode(out)); return }
+        let f = { (v: Double) in String(format: "%.4f", v) }
+        print("data: \(spec)   n = \(data.n), d = \(data.d), α = ln n/d = \(f(out.alpha))   seed \(dataOptions.seed)")
+        print("conventions: \(out.conventions)")
+        print("")
+        print("Speciation (THEORY §2)")
+        print("  Λ = \(f(spectrum.lambda))\(lambdaPopulation.map { " (population d m̃² + σ² = \(f($0)))" } ?? "")\(spectrum.usedGram ? " [Gram matrix, n < d]" : "")")
+        print("  predicted t_S: ½lnΛ = \(f(ts.paper))   ½ln(1+Λ) = \(f(ts.curvature))   ½ln(2Λ) = \(f(ts.drift))")
+        if let c = phiCross { print("  measured  t_cross(φ = \(threshold)) = \(f(c.t)) ± \(f(c.standardError))   (Rao–Blackwellised φ, \(samples) samples/time)") }
+        else if data.labels == nil { print("  (no class labels: φ not measured)") }
+        print("Collapse (THEORY §3)")
+        for key in tC.keys.sorted() { print("  predicted t_C (\(key == "spectrum" ? "Gaussian-spectrum bound" : "Gaussian closed form, eq. 10")) = \(f(tC[key]!))") }
+        if let c = y2Cross { print("  measured  t_C^{Y2} (E[Y2] = ½) = \(f(c.t)) ± \(f(c.standardError))") }
+        print("")
+        print("      t      E[Y2]   ±SE      φ_RB    ±SE    φ_theory")
+        for r in rows {
+            let phi = r.phi.map { String(format: "%7.4f %7.4f", $0, r.phiStderr ?? 0) } ?? "      -       -"
+            let th = r.phiTheory.map { String(format: "%8.4f", $0) } ?? "       -"
+            print(String(format: "  %7.4f  %7.4f %7.4f ", r.t, r.y2, r.y2Stderr) + phi + " " + th)
+        }
+        if let plot = output.plot { print("figure: \(plot)") }
+    }
+
+    private func drawPlot(_ out: Output, to png: String) throws {
+        let dat = (png as NSString).deletingPathExtension + ".dat"
+        var table = CSVTable(header: ["t", "y2", "y2Stderr", "phi", "phiStderr", "phiTheory"])
+        for r in out.curve { table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.phi ?? .nan), .number(r.phiStderr ?? .nan), .number(r.phiTheory ?? .nan)]) }
+        try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
+        var lines = [
+            "set title \(Gnuplot.quote("\(out.data): E[Y2] and phi vs forward time")) noenhanced",
+            "set xlabel 't (forward time)'", "set ylabel 'value'", "set logscale x", "set key outside right",
+            "set yrange [0:1.05]",
+            "set arrow from \(out.tS.paper), graph 0 to \(out.tS.paper), graph 1 nohead dt 2 lc rgb 'blue'",
+            "set label 't_S' at \(out.tS.paper), graph 0.95 tc rgb 'blue'",
+        ]
+        if let tc = out.tC["gaussian"] ?? out.tC["spectrum"] {
+            lines += ["set arrow from \(tc), graph 0 to \(tc), graph 1 nohead dt 2 lc rgb 'red'", "set label 't_C' at \(tc), graph 0.9 tc rgb 'red'"]
+        }
+        var plots = ["'\(dat)' using 1:2:3 every ::1 with yerrorlines title 'E[Y2] measured' lc rgb 'red'"]
+        if out.curve.contains(where: { $0.phi != nil }) { plots.append("'\(dat)' using 1:4:5 every ::1 with yerrorlines title 'phi (Rao-Blackwell)' lc rgb 'blue'") }
+        if out.curve.contains(where: { $0.phiTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lc rgb 'black' lw 2 dashtype 3 title 'phi theory (GMM, exact d)'") }
+        lines.append("plot " + plots.joined(separator: ", "))
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
+    }
+}
