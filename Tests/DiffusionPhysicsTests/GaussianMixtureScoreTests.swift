@@ -81,3 +81,22 @@ final class GaussianMixtureScoreTests: XCTestCase {
         assertWithinSE(plus, 0.5, se: (0.25 / Double(count)).squareRoot(), k: 4, "class fraction")
     }
 }
+
+final class CloningExperimentTests: XCTestCase {
+    /// Brute-force clones with the population score, d = 16: φ within 3.5 SE of the exact curve
+    /// at 5 times around t_S = ½ ln 16 (THEORY §2.2).
+    func testClonesMatchExactPhi() throws {
+        let d = 16
+        let model = GaussianMixtureScore(try .twoClass(d: d, mTilde: 1, sigma: 1))
+        let tS = 0.5 * log(Double(d))
+        let times = [0.6, 0.8, 1.0, 1.2, 1.5].map { $0 * tS }
+        let exp = CloningExperiment(model: model, horizon: 8, tMin: 1e-3, steps: 120)
+        let r = try exp.run(branchTimes: times, pairs: 3000, seed: 4)
+        for e in r {
+            let theory = SpeciationTheory.phi(t: e.t, d: Double(d), mTilde: 1, sigma: 1)
+            // SE from the theory value (the measured SE vanishes when φ̂ = 1).
+            let se = max(e.sameClass!.standardError, (theory * (1 - theory) / Double(e.pairs)).squareRoot())
+            assertWithinSE(e.sameClass!.mean, theory, se: se, k: 3.5, "φ(t = \(e.t))")
+        }
+    }
+}

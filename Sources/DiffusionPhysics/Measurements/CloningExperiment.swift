@@ -1,0 +1,86 @@
+import Foundation
+import GSLKit
+
+/// Outcome of the cloning protocol at one branch time t.
+public struct CloneEstimate: Sendable, Codable, Equatable {
+    public var t: Double
+    public var pairs: Int
+    /// φ(t): P(the two clones end in the same class), binomial SE (labelled models only).
+    public var sameClass: MeanEstimate?
+    /// φ_C(t): P(the two clones end on the same component — training point, or mixture component).
+    public var sameComponent: MeanEstimate
+}
+
+/// The brute-force cloning experiment of [BBdBM] (THEORY §2.2 "Cloning protocol", §3.4 M1).
+///
+/// One backward-SDE trunk per pair starts from N(0, I) at T and is followed down through every
+/// branch time (descending). At each branch time t its state is copied into two clones, which run
+/// to t_min with independent noise and end with an exact posterior draw (a training point for
+/// the empirical score; a component and a point for a mixture). φ(t) is the fraction of pairs whose
+/// endpoints share a class, φ_C(t) the fraction sharing the component.
+///
+/// Must use the SDE: probability-flow clones coincide. The same trunk serves every branch time,
+/// so estimates at different t are correlated while each is unbiased. Streams: pair i, segment k
+/// uses trunk stream 3(iK + k), clones 3(iK + k) + 1 and + 2 (domain `.trajectory`).
+public struct CloningExperiment<Model: ScoreModel>: Sendable {
+    public var model: Model
+    public var horizon: Double
+    public var tMin: Double
+    public var steps: Int
+    public var scheme: SDEScheme
+    public var threads: Int
+
+    /// - Parameters: horizon T, final time t_min, number of geometric grid steps from T to t_min.
+    public init(model: Model, horizon: Double, tMin: Double = 1e-3, steps: Int = 300,
+                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) {
+        self.model = model
+        self.horizon = horizon
+        self.tMin = tMin
+        self.steps = steps
+        self.scheme = scheme
+        self.threads = threads
+    }
+
+    public func run(branchTimes: [Double], pairs: Int, seed: UInt64,
+                    progress: ProgressReporter? = nil) throws -> [CloneEstimate] {
+        guard pairs >= 1 else { throw ModelError("need at least one clone pair") }
+        let times = Array(Set(branchTimes)).sorted(by: >)
+        guard let first = times.first, let last = times.last, first < horizon, last > tMin else {
+            throw ModelError("branch times must lie strictly between t_min = \(tMin) and T = \(horizon)")
+        }
+        let grid = try TimeGrid.geometric(from: horizon, to: tMin, steps: steps)
+        let K = UInt64(times.count)
+        let sde = BackwardSDE(model: model, scheme: scheme, finalStep: .posteriorDraw, threads: threads)
+        let classes = model.componentClasses
+        var state: SamplerStart = .prior(count: pairs)
+        var segmentStart = horizon
+        var results: [CloneEstimate] = []
+        for (k, t) in times.enumerated() {
+            // Trunk segment: segmentStart → t.
+            let trunkGrid = try TimeGrid(times: [segmentStart] + grid.times.filter { $0 < segmentStart && $0 > t } + [t])
+            let trunkIDs = StreamIDs((0..<pairs).map { 3 * (UInt64($0) * K + UInt64(k)) })
+            let trunk = try BackwardSDE(model: model, scheme: scheme, finalStep: .none, threads: threads)
+                .run(grid: trunkGrid, start: state, seed: seed, streams: trunkIDs)
+            state = .states(trunk.lastStates)
+            // Two clones from the trunk state at t, to t_min.
+            let cloneGrid = try grid.continuing(from: t)
+            let a = try sde.run(grid: cloneGrid, start: state, seed: seed,
+                                streams: StreamIDs(trunkIDs.ids.map { $0 + 1 }))
+            let b = try sde.run(grid: cloneGrid, start: state, seed: seed,
+                                streams: StreamIDs(trunkIDs.ids.map { $0 + 2 }))
+            var sameComponent = 0, sameClass = 0
+            for i in 0..<pairs {
+                let ca = a.finalComponents[i], cb = b.finalComponents[i]
+                if ca == cb { sameComponent += 1 }
+                if let classes, classes[ca] == classes[cb] { sameClass += 1 }
+            }
+            results.append(CloneEstimate(
+                t: t, pairs: pairs,
+                sameClass: model.classCount >= 2 ? .proportion(successes: sameClass, trials: pairs) : nil,
+                sameComponent: .proportion(successes: sameComponent, trials: pairs)))
+            segmentStart = t
+            progress?.advance()
+        }
+        return results.sorted { $0.t < $1.t }
+    }
+}
