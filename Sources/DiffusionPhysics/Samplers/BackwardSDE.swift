@@ -29,6 +29,8 @@ public struct TrajectoryRecording: OptionSet, Sendable {
     public static let argmax = TrajectoryRecording(rawValue: 1)
     /// Y2 = Σ w² along the path.
     public static let participationRatio = TrajectoryRecording(rawValue: 2)
+    /// The state x(t_k) itself (B × K × d numbers: for small d, e.g. trajectory figures).
+    public static let states = TrajectoryRecording(rawValue: 4)
 }
 
 /// Result of a batch of trajectories.
@@ -43,6 +45,8 @@ public struct SamplerResult: Sendable {
     public var argmaxPath: [[Int]]
     /// Recorded Y2 per trajectory and grid time (empty unless recorded).
     public var participationPath: [[Double]]
+    /// Recorded states per trajectory and grid time, each a row of d numbers (empty unless recorded).
+    public var statePath: [[[Double]]] = []
 }
 
 /// The backward (generative) SDE driven by any `ScoreModel`, batched over trajectories.
@@ -87,6 +91,7 @@ public struct BackwardSDE<Model: ScoreModel>: Sendable {
             result.finalComponents += c.finalComponents
             result.argmaxPath += c.argmaxPath
             result.participationPath += c.participationPath
+            result.statePath += c.statePath
         }
         return result
     }
@@ -100,10 +105,12 @@ public struct BackwardSDE<Model: ScoreModel>: Sendable {
         start.fill(&x, range: range, rngs: rngs)
         var argmaxPath = recording.contains(.argmax) ? Array(repeating: [Int](repeating: 0, count: times.count), count: b) : []
         var y2Path = recording.contains(.participationRatio) ? Array(repeating: [Double](repeating: 0, count: times.count), count: b) : []
+        var statePath = recording.contains(.states) ? Array(repeating: [[Double]](), count: b) : []
         func record(_ k: Int) {
             for r in 0..<b {
                 if !argmaxPath.isEmpty { argmaxPath[r][k] = ws.argmax[r] }
                 if !y2Path.isEmpty { y2Path[r][k] = ws.participationRatio[r] }
+                if !statePath.isEmpty { statePath[r].append(x.row(r)) }
             }
         }
         for k in 0..<(times.count - 1) {
@@ -154,6 +161,6 @@ public struct BackwardSDE<Model: ScoreModel>: Sendable {
         }
         progress?.advance(b)
         return SamplerResult(samples: samples, lastStates: x, finalComponents: components,
-                             argmaxPath: argmaxPath, participationPath: y2Path)
+                             argmaxPath: argmaxPath, participationPath: y2Path, statePath: statePath)
     }
 }

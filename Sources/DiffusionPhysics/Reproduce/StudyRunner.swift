@@ -1,0 +1,143 @@
+import Foundation
+
+/// One prediction beside its measurement. `agrees` is |measurement − prediction| ≤ tolerance.
+public struct StudyCheck: Codable, Sendable, Equatable {
+    public var name: String
+    public var prediction: Double
+    public var measurement: Double
+    public var standardError: Double?
+    public var tolerance: Double
+    public var agrees: Bool
+
+    public init(_ name: String, prediction: Double, measurement: Double, standardError: Double? = nil, tolerance: Double) {
+        self.name = name
+        self.prediction = prediction
+        self.measurement = measurement
+        self.standardError = standardError
+        self.tolerance = tolerance
+        agrees = measurement.isFinite && prediction.isFinite && abs(measurement - prediction) <= tolerance
+    }
+}
+
+/// What a study produced.
+public struct StudyOutcome: Sendable {
+    public var checks: [StudyCheck] = []
+    /// Data files written (relative to the study folder).
+    public var dataFiles: [String] = []
+    /// The figure (relative to the study folder).
+    public var figure: String?
+    /// Extra lines for the report (findings, caveats).
+    public var notes: [String] = []
+    public init() {}
+}
+
+/// Everything a study needs to run.
+public struct StudyContext: Sendable {
+    /// The study's own output folder.
+    public var directory: String
+    public var seed: UInt64
+    public var threads: Int
+    public var quick: Bool
+    public var showProgress: Bool
+
+    public func path(_ file: String) -> String { directory + "/" + file }
+
+    public func progress(_ label: String, total: Int) -> ProgressReporter {
+        ProgressReporter(label, total: total, enabled: showProgress)
+    }
+}
+
+/// A measurement that a study file can name.
+public protocol StudyKind {
+    static var measurement: String { get }
+    static func run(_ parameters: StudyParameters, context: StudyContext) throws -> StudyOutcome
+}
+
+/// Runs study declarations and writes their reports.
+public enum StudyRunner {
+    /// The study kinds known to the engine, by `measurement` name.
+    public static let kinds: [String: any StudyKind.Type] = {
+        let all: [any StudyKind.Type] = [RegimesStudy.self, TheoryPanelsStudy.self]
+        return Dictionary(uniqueKeysWithValues: all.map { ($0.measurement, $0) })
+    }()
+
+    /// The `Analyses/` folder (beside `Data/`): `$DIFFPHYS_ANALYSES`, else found like `Data/`.
+    public static func analysesDirectory() throws -> String {
+        if let env = ProcessInfo.processInfo.environment["DIFFPHYS_ANALYSES"], !env.isEmpty { return env }
+        let data = try DataDirectory.locate()
+        return URL(fileURLWithPath: data).deletingLastPathComponent().appendingPathComponent("Analyses").path
+    }
+
+    /// All study files, sorted by name.
+    public static func declarations(in directory: String) throws -> [StudyDeclaration] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let decls = try files.filter { $0.hasSuffix(".json") }.sorted().map { try StudyDeclaration.load(path: directory + "/" + $0) }
+        guard !decls.isEmpty else { throw StudyError("no study files (*.json) in \(directory)") }
+        return decls
+    }
+
+    /// Runs one study into `<out>/<name>/`, writing `checks.csv`, `report.md` and its own files.
+    public static func run(_ study: StudyDeclaration, quick: Bool, out: String, seed: UInt64, threads: Int,
+                           showProgress: Bool) throws -> (StudyOutcome, seconds: Double) {
+        guard let kind = kinds[study.measurement] else {
+            throw StudyError("study \(study.name): unknown measurement '\(study.measurement)' (known: \(kinds.keys.sorted().joined(separator: ", ")))")
+        }
+        let dir = out + "/" + study.name
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let start = Date()
+        let context = StudyContext(directory: dir, seed: seed, threads: threads, quick: quick, showProgress: showProgress)
+        let parameters = study.resolved(quick: quick)
+        let outcome = try kind.run(parameters, context: context)
+        let seconds = Date().timeIntervalSince(start)
+        var table = CSVTable(header: ["check", "prediction", "measurement", "stderr", "tolerance", "agrees"])
+        for c in outcome.checks {
+            table.append([.text(c.name), .number(c.prediction), .number(c.measurement), .number(c.standardError ?? .nan),
+                          .number(c.tolerance), .text(c.agrees ? "agrees" : "disagrees")])
+        }
+        try table.write(to: dir + "/checks.csv")
+        try writeText(report(study, parameters: parameters, outcome: outcome, quick: quick, seed: seed, seconds: seconds),
+                      to: dir + "/report.md")
+        return (outcome, seconds)
+    }
+
+    static func format(_ v: Double) -> String {
+        if !v.isFinite { return "\(v)" }
+        return abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? String(format: "%.4e", v) : String(format: "%.4f", v)
+    }
+
+    static func report(_ study: StudyDeclaration, parameters: StudyParameters, outcome: StudyOutcome, quick: Bool,
+                       seed: UInt64, seconds: Double) -> String {
+        var lines = ["# \(study.title)", "", "**Claim.** \(study.claim)", "",
+                     "**Measurement:** `\(study.measurement)`. **Prediction:** \(study.prediction)"]
+        if let s = study.source { lines += ["", "**Source:** \(s)"] }
+        lines += ["", "Run: \(quick ? "quick (reduced sizes)" : "full size"), seed \(seed), \(String(format: "%.1f", seconds)) s. "
+                  + "Conventions: t = forward time, Δ_t = 1 − e^{−2t} (THEORY §0).", "",
+                  "Parameters: " + parameters.values.keys.sorted().map { "\($0) = \(parameters.values[$0]!)" }.joined(separator: "; "),
+                  "", "| check | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|"]
+        for c in outcome.checks {
+            lines.append("| \(c.name) | \(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
+        }
+        if let f = outcome.figure { lines += ["", "![\(study.title)](\(f))"] }
+        if !outcome.dataFiles.isEmpty { lines += ["", "Data: " + outcome.dataFiles.map { "`\($0)`" }.joined(separator: ", ") + ", `checks.csv`."] }
+        if !outcome.notes.isEmpty { lines += [""] + outcome.notes.map { "- \($0)" } }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The index report of `reproduce all`: every check of every study.
+    public static func writeIndex(_ results: [(StudyDeclaration, StudyOutcome, Double)], out: String, quick: Bool) throws {
+        var lines = ["# DiffusionPhysics — lecture results reproduced", "",
+                     "Mode: \(quick ? "quick (reduced sizes)" : "full size"). Each study has its own folder with data, figure and report.", "",
+                     "| study | check | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|---|"]
+        var agree = 0, total = 0
+        for (s, o, _) in results {
+            for c in o.checks {
+                total += 1
+                if c.agrees { agree += 1 }
+                lines.append("| [\(s.name)](\(s.name)/report.md) | \(c.name) | \(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
+            }
+        }
+        lines += ["", "\(agree) of \(total) checks agree.", "", "| study | wall time (s) |", "|---|---|"]
+        lines += results.map { "| \($0.0.name) | \(String(format: "%.1f", $0.2)) |" }
+        try writeText(lines.joined(separator: "\n") + "\n", to: out + "/index.md")
+    }
+}

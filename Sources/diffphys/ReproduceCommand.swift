@@ -1,0 +1,56 @@
+import ArgumentParser
+import DiffusionPhysics
+import Foundation
+
+struct ReproduceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reproduce",
+        abstract: "Regenerate the lecture results: one study per figure, with data, plot and a predicted-vs-measured report.",
+        discussion: """
+        Studies are the declarative files in Analyses/ (parameters, measurement, prediction, tolerance, claim). \
+        Each writes <out>/<name>/ with CSV data, a PNG figure (gnuplot) and report.md; `all` also writes \
+        <out>/index.md, a table of every prediction beside its measurement with its verdict.
+        Examples: diffphys reproduce --list;  diffphys reproduce all --quick --out results
+        """)
+
+    @Argument(help: "A study name, or 'all'.") var study: String?
+    @Flag(help: "List the studies with their claims.") var list = false
+    @Flag(help: "Reduced sizes: every study within a few minutes in total on 2 cores.") var quick = false
+    @Option(help: "Output folder.") var out = "results"
+    @Option(help: "Folder of study files (default: the package's Analyses/).") var analyses: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if !list && study == nil { throw ValidationError("name a study (or 'all'), or use --list") }
+    }
+
+    func run() throws {
+        let dir = try analyses ?? StudyRunner.analysesDirectory()
+        let all = try StudyRunner.declarations(in: dir)
+        if list {
+            for s in all { print("\(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.claim)") }
+            return
+        }
+        let chosen = study == "all" ? all : all.filter { $0.name == study }
+        guard !chosen.isEmpty else {
+            throw ValidationError("no study named '\(study!)' (known: \(all.map(\.name).joined(separator: ", ")))")
+        }
+        var results: [(StudyDeclaration, StudyOutcome, Double)] = []
+        for s in chosen {
+            note("study \(s.name): \(s.title)\(quick ? " [quick]" : "")")
+            let (outcome, seconds) = try StudyRunner.run(s, quick: quick, out: out, seed: seed, threads: threadOptions.count, showProgress: true)
+            results.append((s, outcome, seconds))
+            for c in outcome.checks {
+                print("\(s.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")")
+            }
+            print("\(s.name): report \(out)/\(s.name)/report.md\(outcome.figure.map { ", figure \(out)/\(s.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)")
+        }
+        if study == "all" {
+            try StudyRunner.writeIndex(results, out: out, quick: quick)
+            print("index: \(out)/index.md")
+        }
+    }
+
+    private func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
+}

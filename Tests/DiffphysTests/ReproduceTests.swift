@@ -1,0 +1,56 @@
+import Foundation
+import XCTest
+
+/// Every study in Analyses/ runs in --quick mode and produces its data, a real figure and a
+/// report whose verdicts match the numbers in its checks.csv.
+final class ReproduceTests: XCTestCase {
+    func testAllStudiesQuick() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let analyses = root.appendingPathComponent("Analyses").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("diffphys-reproduce-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let list = try CLI.run(["reproduce", "--list", "--analyses", analyses])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let names = list.stdout.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+        XCTAssertGreaterThanOrEqual(names.count, 2)
+        let r = try CLI.run(["reproduce", "all", "--quick", "--out", out, "--analyses", analyses],
+                            environment: ["DIFFPHYS_DATA": root.appendingPathComponent("Data").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stderr.lowercased().contains("gnuplot failed"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/index.md"))
+        for name in names {
+            let dir = out + "/" + name
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+            let pngs = files.filter { $0.hasSuffix(".png") }
+            XCTAssertFalse(pngs.isEmpty, "\(name): no figure")
+            for png in pngs {
+                let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + png))
+                XCTAssertGreaterThan(data.count, 20_000, "\(name)/\(png) is suspiciously small")
+                XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(name)/\(png) is not a PNG")
+            }
+            XCTAssertTrue(files.contains { $0.hasSuffix(".csv") && $0 != "checks.csv" }, "\(name): no data CSV")
+            // The verdicts in report.md and checks.csv follow from the numbers: |measurement − prediction| ≤ tolerance.
+            let report = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+            let rows = try String(contentsOfFile: dir + "/checks.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            XCTAssertFalse(rows.isEmpty, "\(name): no checks")
+            for row in rows {
+                let cells = splitCSV(String(row))
+                let prediction = Double(cells[1])!, measurement = Double(cells[2]) ?? .nan, tolerance = Double(cells[4])!
+                let agrees = measurement.isFinite && abs(measurement - prediction) <= tolerance
+                XCTAssertEqual(cells[5], agrees ? "agrees" : "disagrees", "\(name): \(cells[0])")
+                XCTAssertTrue(report.contains(cells[0]), "\(name): report lacks check \(cells[0])")
+            }
+            let reportVerdicts = report.components(separatedBy: "| agrees |").count - 1 + report.components(separatedBy: "| **disagrees** |").count - 1
+            XCTAssertEqual(reportVerdicts, rows.count, "\(name): report and checks.csv list different checks")
+        }
+    }
+
+    private func splitCSV(_ line: String) -> [String] {
+        var cells: [String] = [], cell = "", quoted = false
+        for ch in line {
+            if ch == "\"" { quoted.toggle() } else if ch == "," && !quoted { cells.append(cell); cell = "" } else { cell.append(ch) }
+        }
+        cells.append(cell)
+        return cells
+    }
+}
