@@ -54,13 +54,15 @@ public struct CSVTable: Sendable {
 }
 
 /// A CSV cell.
-public enum CSVValue: Sendable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
+public enum CSVValue: Sendable, CustomStringConvertible, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
     case number(Double)
     case integer(Int)
     case text(String)
     public init(floatLiteral value: Double) { self = .number(value) }
     public init(integerLiteral value: Int) { self = .integer(value) }
     public init(stringLiteral value: String) { self = .text(value) }
+    /// The cell as written to the file.
+    public var description: String { text }
     var text: String {
         switch self {
         case .number(let v): return v.isFinite ? "\(v)" : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"))
