@@ -1,21 +1,40 @@
 import Foundation
 
-/// One prediction beside its measurement. `agrees` is |measurement − prediction| ≤ tolerance.
+/// How a measurement must relate to its prediction.
+public enum CheckRelation: String, Codable, Sendable {
+    /// |measurement − prediction| ≤ tolerance.
+    case equal = "="
+    /// measurement ≤ prediction + tolerance (the prediction is an upper bound).
+    case atMost = "<="
+}
+
+/// One prediction beside its measurement, with the verdict that follows from the numbers.
 public struct StudyCheck: Codable, Sendable, Equatable {
     public var name: String
     public var prediction: Double
     public var measurement: Double
     public var standardError: Double?
     public var tolerance: Double
+    public var relation: CheckRelation
     public var agrees: Bool
 
-    public init(_ name: String, prediction: Double, measurement: Double, standardError: Double? = nil, tolerance: Double) {
+    public init(_ name: String, prediction: Double, measurement: Double, standardError: Double? = nil, tolerance: Double,
+                relation: CheckRelation = .equal) {
         self.name = name
         self.prediction = prediction
         self.measurement = measurement
         self.standardError = standardError
         self.tolerance = tolerance
-        agrees = measurement.isFinite && prediction.isFinite && abs(measurement - prediction) <= tolerance
+        self.relation = relation
+        agrees = StudyCheck.verdict(prediction: prediction, measurement: measurement, tolerance: tolerance, relation: relation)
+    }
+
+    public static func verdict(prediction: Double, measurement: Double, tolerance: Double, relation: CheckRelation) -> Bool {
+        guard measurement.isFinite, prediction.isFinite else { return false }
+        switch relation {
+        case .equal: return abs(measurement - prediction) <= tolerance
+        case .atMost: return measurement <= prediction + tolerance
+        }
     }
 }
 
@@ -89,10 +108,10 @@ public enum StudyRunner {
         let parameters = study.resolved(quick: quick)
         let outcome = try kind.run(parameters, context: context)
         let seconds = Date().timeIntervalSince(start)
-        var table = CSVTable(header: ["check", "prediction", "measurement", "stderr", "tolerance", "agrees"])
+        var table = CSVTable(header: ["check", "prediction", "measurement", "stderr", "tolerance", "relation", "agrees"])
         for c in outcome.checks {
             table.append([.text(c.name), .number(c.prediction), .number(c.measurement), .number(c.standardError ?? .nan),
-                          .number(c.tolerance), .text(c.agrees ? "agrees" : "disagrees")])
+                          .number(c.tolerance), .text(c.relation.rawValue), .text(c.agrees ? "agrees" : "disagrees")])
         }
         try table.write(to: dir + "/checks.csv")
         try writeText(report(study, parameters: parameters, outcome: outcome, quick: quick, seed: seed, seconds: seconds),
@@ -115,7 +134,7 @@ public enum StudyRunner {
                   "Parameters: " + parameters.values.keys.sorted().map { "\($0) = \(parameters.values[$0]!)" }.joined(separator: "; "),
                   "", "| check | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|"]
         for c in outcome.checks {
-            lines.append("| \(c.name) | \(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
+            lines.append("| \(c.name) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
         }
         if let f = outcome.figure { lines += ["", "![\(study.title)](\(f))"] }
         if !outcome.dataFiles.isEmpty { lines += ["", "Data: " + outcome.dataFiles.map { "`\($0)`" }.joined(separator: ", ") + ", `checks.csv`."] }
@@ -133,7 +152,7 @@ public enum StudyRunner {
             for c in o.checks {
                 total += 1
                 if c.agrees { agree += 1 }
-                lines.append("| [\(s.name)](\(s.name)/report.md) | \(c.name) | \(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
+                lines.append("| [\(s.name)](\(s.name)/report.md) | \(c.name) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
             }
         }
         lines += ["", "\(agree) of \(total) checks agree.", "", "| study | wall time (s) |", "|---|---|"]
