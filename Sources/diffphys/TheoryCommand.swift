@@ -23,10 +23,13 @@ struct TheoryCommand: ParsableCommand {
         @Flag var json = false
 
         func validate() throws {
-            if tau == nil {
-                guard let d, d > 0, let t, t >= 0, t.isFinite else { throw ValidationError("give --d > 0 and --t ≥ 0, or --tau") }
+            if let tau {
+                guard tau.isFinite else { throw ValidationError("--tau must be a finite number") }
+                guard t == nil, d == nil else { throw ValidationError("--tau gives the large-d curve: do not combine it with --t or --d") }
+            } else {
+                guard let d, d > 0, d.isFinite, let t, t >= 0, t.isFinite else { throw ValidationError("give --d > 0 and --t ≥ 0, or --tau") }
             }
-            guard mtilde > 0, sigma >= 0 else { throw ValidationError("--mtilde must be > 0 and --sigma ≥ 0") }
+            guard mtilde > 0, mtilde.isFinite, sigma >= 0, sigma.isFinite else { throw ValidationError("--mtilde must be finite and > 0, --sigma finite and ≥ 0") }
         }
 
         func run() throws {

@@ -1,0 +1,266 @@
+import Foundation
+import GSLKit
+
+/// The three measurements of φ(t) (THEORY §2.2), equal in expectation for the exact score.
+public enum SpeciationEstimator: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable, Comparable {
+    /// Brute-force clones: two SDE copies of one backward trajectory made at t (binomial SE).
+    case clones
+    /// Rao–Blackwellised E_{x~P_t}[Σ_c p_c(x,t)²] on forward samples (sample SE).
+    case rb
+    /// U-turn: noise a_μ0 to t, run back to t_min, P(class unchanged) (binomial SE).
+    case uturn
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// The spectral and analytic predictions for a dataset or population (THEORY §2.1–2.2).
+public struct SpeciationPrediction: Sendable, Codable, Equatable {
+    /// Λ: top eigenvalue of the (unbiased, per-feature centred) covariance; for a population law,
+    /// the exact value d m̃² + σ².
+    public var lambda: Double
+    /// The leading eigenvalues, descending (Λ first).
+    public var eigenvalues: [Double]
+    /// Whether the n × n Gram matrix was used (n < d).
+    public var usedGram: Bool
+    /// Exact population Λ = |m|² + σ² of the symmetric two-class mixture, when known.
+    public var lambdaPopulation: Double?
+    /// The three t_S conventions from `lambda`.
+    public var tS: SpeciationTimes
+    /// φ(∞) = Σ_c π_c² (class fractions; ½ for two balanced classes).
+    public var phiInfinity: Double
+    /// Class fractions π_c.
+    public var classFractions: [Double]
+    /// Exact two-class-mixture crossing time of the threshold (THEORY §2.2), when the analytic curve exists.
+    public var tCrossTheory: Double?
+}
+
+/// One measured point of φ(t).
+public struct PhiPoint: Sendable, Codable, Equatable {
+    public var t: Double
+    public var measured: Double
+    public var stderr: Double
+    /// Exact two-class-mixture φ(t) (THEORY §2.2), where the analytic curve exists.
+    public var theory: Double?
+    /// Pairs or samples behind the point.
+    public var count: Int
+}
+
+/// Everything a speciation run reports.
+public struct SpeciationResult: Sendable, Codable {
+    public var prediction: SpeciationPrediction
+    public var threshold: Double
+    /// The estimator whose curve is `phi` and whose crossing is `tCross` (rb if run, else uturn, else clones).
+    public var primary: SpeciationEstimator
+    public var phi: [PhiPoint]
+    /// Measured crossing of `threshold` by `phi` (linear interpolation; SE from the bracketing SEs).
+    public var tCross: Double?
+    public var tCrossStderr: Double?
+    /// Every estimator's curve.
+    public var estimators: [SpeciationEstimator: [PhiPoint]]
+    /// Every estimator's crossing.
+    public var crossings: [SpeciationEstimator: LevelCrossing]
+    /// U-turn returns to the origin's component (φ_C, THEORY §3.3), when the U-turn ran.
+    public var uturnSameComponent: [PhiPoint]?
+}
+
+/// Speciation of a dataset (empirical score) or a Gaussian-mixture population (population score):
+/// predictions from the spectrum and the exact two-class curve, and measurements of φ(t) by
+/// clones, Rao–Blackwellised forward samples and U-turns (THEORY §2).
+///
+/// Class of an endpoint: the label of the training point it lands on (empirical score) or the
+/// mixture component (population score).
+public struct SpeciationMeasurement: Sendable {
+    public enum Subject: Sendable {
+        /// The exact empirical score of a labelled dataset; `law` (optional) is the population
+        /// it was drawn from, for Λ_population and the analytic φ curve.
+        case dataset(Dataset, law: GaussianMixtureModel?)
+        /// The exact population score of a Gaussian mixture (components = classes).
+        case population(GaussianMixtureModel)
+    }
+
+    public let subject: Subject
+    /// Start time T of backward trajectories; nil → max(½ ln Λ + 3, largest time + 1) (THEORY §1.5).
+    public var horizon: Double?
+    public var tMin: Double
+    /// Steps of the geometric grid T → t_min.
+    public var steps: Int
+    public var scheme: SDEScheme
+    public var threads: Int
+
+    public init(subject: Subject, horizon: Double? = nil, tMin: Double = 1e-3, steps: Int = 300,
+                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) throws {
+        switch subject {
+        case .dataset(let data, _):
+            guard let labels = data.labels, Set(labels).count >= 2 else {
+                throw ModelError("\(data.name): speciation needs class labels with at least two classes")
+            }
+        case .population(let law):
+            guard law.k >= 2 else { throw ModelError("speciation needs a mixture with at least two components") }
+        }
+        guard tMin.isFinite, tMin > 0 else { throw ModelError("t_min must be a finite time > 0, got \(tMin)") }
+        guard steps >= 1 else { throw ModelError("steps must be ≥ 1, got \(steps)") }
+        if let horizon, !(horizon.isFinite && horizon > tMin) {
+            throw ModelError("T must be finite and > t_min, got \(horizon)")
+        }
+        self.subject = subject
+        self.horizon = horizon
+        self.tMin = tMin
+        self.steps = steps
+        self.scheme = scheme
+        self.threads = threads
+    }
+
+    var law: GaussianMixtureModel? {
+        switch subject {
+        case .dataset(_, let law): return law
+        case .population(let law): return law
+        }
+    }
+
+    /// The analytic φ(t) of the symmetric two-class mixture, h = |m|² e^{−2t}/Γ_t (THEORY §2.2), or nil.
+    public var analyticPhi: (@Sendable (Double) -> Double)? {
+        guard let law, let lambda = law.covarianceTopEigenvalue else { return nil }
+        let s2 = law.variances[0], m2 = lambda - s2
+        return { t in SpeciationTheory.phi(h: m2 / (expm1(2 * t) + s2)) }
+    }
+
+    /// Predictions: Λ and the next eigenvalues (population: exact), t_S conventions, φ(∞), and the
+    /// exact crossing of `threshold` when the analytic curve exists.
+    public func predict(threshold: Double = 0.775, eigenvalueCount: Int = 5) throws -> SpeciationPrediction {
+        var eigenvalues: [Double], usedGram = false, fractions: [Double]
+        let population = law?.covarianceTopEigenvalue
+        switch subject {
+        case .dataset(let data, _):
+            let spectrum = try DataSpectrum(points: data.points)
+            eigenvalues = Array(spectrum.eigenvalues.prefix(eigenvalueCount))
+            usedGram = spectrum.usedGram
+            let counts = data.classCounts
+            fractions = counts.keys.sorted().map { Double(counts[$0]!) / Double(data.n) }
+        case .population(let law):
+            guard let top = population else {
+                throw ModelError("population spectra are implemented for the symmetric two-class mixture only")
+            }
+            eigenvalues = [top] + Array(repeating: law.variances[0], count: max(0, min(eigenvalueCount, law.d) - 1))
+            fractions = law.weights
+        }
+        let lambda = eigenvalues.first ?? 0
+        guard lambda > 0 else { throw ModelError("the covariance has no positive eigenvalue (Λ = \(lambda))") }
+        var tCross: Double? = nil
+        if let lp = population, let law, threshold > 0.5, threshold < 1 {
+            let s2 = law.variances[0]
+            tCross = try? SpeciationTheory.phiCrossingTime(threshold: threshold, d: lp - s2, mTilde: 1, sigma: s2.squareRoot())
+        }
+        return SpeciationPrediction(lambda: lambda, eigenvalues: eigenvalues, usedGram: usedGram, lambdaPopulation: population,
+                                    tS: SpeciationTheory.tS(lambda: lambda), phiInfinity: fractions.reduce(0) { $0 + $1 * $1 },
+                                    classFractions: fractions, tCrossTheory: tCross)
+    }
+
+    /// `count` times with t/t_S evenly spaced from `low` to `high` (t_S = ½ ln Λ, or ½ ln(1+Λ) if Λ ≤ e^{0.2}).
+    public static func autoTimes(_ prediction: SpeciationPrediction, count: Int = 11, low: Double = 0.5,
+                                 high: Double = 1.5) -> [Double] {
+        let tS = prediction.tS.paper > 0.1 ? prediction.tS.paper : prediction.tS.curvature
+        return (0..<count).map { tS * (low + (high - low) * Double($0) / Double(max(count - 1, 1))) }
+    }
+
+    func resolvedHorizon(_ times: [Double], lambda: Double) -> Double {
+        if let horizon { return horizon }
+        return max(0.5 * log(max(lambda, 1)) + 3, (times.max() ?? 0) + 1)
+    }
+
+    /// Measures φ at `times` with each of `estimators`; `count` clone pairs or samples per time.
+    /// Streams: clones as `CloningExperiment`, U-turns as `UTurnExperiment`, forward samples as
+    /// `ForwardSampling` (empirical) or `UTurnOrigins` (population), all from `seed`.
+    public func run(times: [Double], count: Int, estimators: Set<SpeciationEstimator>, threshold: Double = 0.775,
+                    seed: UInt64, progress: ProgressReporter? = nil) throws -> SpeciationResult {
+        guard !estimators.isEmpty else { throw ModelError("choose at least one estimator") }
+        guard count >= 2 else { throw ModelError("need at least 2 pairs/samples per time, got \(count)") }
+        guard threshold.isFinite, threshold > 0, threshold < 1 else {
+            throw ModelError("the φ threshold must lie in (0, 1), got \(threshold)")
+        }
+        guard !times.isEmpty else { throw ModelError("no times to measure") }
+        let prediction = try predict(threshold: threshold)
+        let T = resolvedHorizon(times, lambda: prediction.lambda)
+        for t in times {
+            guard t.isFinite, t > tMin, t < T else {
+                throw ModelError("times must be finite and lie strictly between t_min = \(tMin) and T = \(T), got \(t)")
+            }
+        }
+        let sorted = Array(Set(times)).sorted()
+        let theory = analyticPhi
+        func points(_ values: [(t: Double, e: MeanEstimate)]) -> [PhiPoint] {
+            values.map { PhiPoint(t: $0.t, measured: $0.e.mean, stderr: $0.e.standardError, theory: theory?($0.t), count: $0.e.count) }
+                .sorted { $0.t < $1.t }
+        }
+        var curves: [SpeciationEstimator: [PhiPoint]] = [:]
+        var sameComponent: [PhiPoint]? = nil
+        for estimator in estimators.sorted() {
+            switch estimator {
+            case .clones:
+                let r: [CloneEstimate]
+                switch subject {
+                case .dataset(let data, _):
+                    r = try CloningExperiment(model: try EmpiricalScore(data), horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                        .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                case .population(let law):
+                    r = try CloningExperiment(model: GaussianMixtureScore(law), horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                        .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                }
+                curves[.clones] = points(r.map { ($0.t, $0.sameClass!) })
+            case .rb:
+                switch subject {
+                case .dataset(let data, _):
+                    let r = try ForwardSampling(score: try EmpiricalScore(data), threads: threads)
+                        .estimate(times: sorted, samples: count, seed: seed, progress: progress)
+                    curves[.rb] = points(r.map { ($0.t, $0.classAgreement!) })
+                case .population(let law):
+                    let origins = try UTurnOrigins.population(law, count: count, seed: seed)
+                    let r = try ForwardClassAgreement(model: GaussianMixtureScore(law), threads: threads)
+                        .estimate(times: sorted, origins: origins, samples: count, seed: seed, progress: progress)
+                    curves[.rb] = points(r.map { ($0.t, $0.agreement) })
+                }
+            case .uturn:
+                let r: [UTurnEstimate]
+                switch subject {
+                case .dataset(let data, _):
+                    let score = try EmpiricalScore(data)
+                    r = try UTurnExperiment(model: score, horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                        .run(times: sorted, origins: try .trainingPoints(score), samples: count, seed: seed, progress: progress)
+                    sameComponent = points(r.map { ($0.t, $0.sameComponent) }).map { var p = $0; p.theory = nil; return p }
+                case .population(let law):
+                    r = try UTurnExperiment(model: GaussianMixtureScore(law), horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                        .run(times: sorted, origins: try .population(law, count: count, seed: seed), samples: count, seed: seed, progress: progress)
+                }
+                curves[.uturn] = points(r.map { ($0.t, $0.sameClass) })
+            }
+        }
+        var crossings: [SpeciationEstimator: LevelCrossing] = [:]
+        for (e, curve) in curves {
+            crossings[e] = LevelCrossing.find(times: curve.map(\.t), values: curve.map(\.measured),
+                                              errors: curve.map(\.stderr), level: threshold)
+        }
+        let primary: SpeciationEstimator = [.rb, .uturn, .clones].first { curves[$0] != nil }!
+        return SpeciationResult(prediction: prediction, threshold: threshold, primary: primary, phi: curves[primary]!,
+                                tCross: crossings[primary]?.t, tCrossStderr: crossings[primary]?.standardError,
+                                estimators: curves, crossings: crossings, uturnSameComponent: sameComponent)
+    }
+}
+
+extension SpeciationTheory {
+    /// Top eigenvalue of the unbiased sample covariance of n points of the symmetric two-class
+    /// mixture ½N(±m, σ²I), |m|² = d m̃² (derived; THEORY §2.2 population value Λ = |m|² + σ²):
+    ///
+    ///     E Λ̂ ≈ Λ (1 + γσ²/(Λ − σ²)),   γ = (d − 1)/n         (spiked-covariance bias, Baik–Silverstein)
+    ///     SE(Λ̂) ≈ √((4|m|²σ² + 2σ⁴)/n)                       (sample variance along m)
+    ///
+    /// The SE is that of the sample variance of y = m̂·a = ±|m| + σz: Var(y²) = 4|m|²σ² + 2σ⁴ —
+    /// smaller than the Gaussian spiked value Λ√(2/n) because the projection is bimodal (its
+    /// fourth cumulant is −2|m|⁴). Leading order in γ and 1/n; needs Λ − σ² ≫ σ²√γ.
+    public static func sampleTopEigenvalue(d: Int, n: Int, mTilde: Double, sigma: Double) -> (mean: Double, standardError: Double) {
+        let m2 = Double(d) * mTilde * mTilde, s2 = sigma * sigma
+        let lambda = m2 + s2, gamma = Double(d - 1) / Double(n)
+        let mean = lambda * (1 + gamma * s2 / m2)
+        return (mean, ((4 * m2 * s2 + 2 * s2 * s2) / Double(n)).squareRoot())
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GSLKit
+
+extension StreamDomain {
+    /// U-turn (forward–backward) origins and forward noise, and the population forward samples
+    /// of the speciation measurement: one stream per sample.
+    public static let uTurn = StreamDomain(rawValue: 0x0E7A)
+}
+
+/// The points a U-turn (or a population forward sample) starts from, each with its posterior
+/// component (training point μ, or mixture component c) — THEORY §2.2 (iii).
+public struct UTurnOrigins: Sendable {
+    /// One origin per row.
+    public var points: Matrix<Double>
+    /// Component index of each row (what the model's posterior calls it).
+    public var components: [Int]
+    /// true: sample i draws its origin uniformly from the rows (the empirical law P0e);
+    /// false: sample i uses row i (i.i.d. draws of a population law, one per sample).
+    public var uniform: Bool
+
+    public init(points: Matrix<Double>, components: [Int], uniform: Bool) throws {
+        guard points.rows >= 1, components.count == points.rows else {
+            throw ModelError("U-turn origins: need ≥ 1 point and one component per point")
+        }
+        self.points = points
+        self.components = components
+        self.uniform = uniform
+    }
+
+    /// The training points of an empirical score, drawn uniformly (a_μ0 with μ0 uniform).
+    public static func trainingPoints(_ score: EmpiricalScore) throws -> UTurnOrigins {
+        try UTurnOrigins(points: score.points, components: Array(0..<score.componentCount), uniform: true)
+    }
+
+    /// `count` fresh draws of a Gaussian-mixture population P0 (component c ~ π, a ~ N(μ_c, σ_c² I));
+    /// draw i uses `RandomStream(seed:, stream: i, domain: .data)` (`GaussianMixtureModel.sample`).
+    public static func population(_ law: GaussianMixtureModel, count: Int, seed: UInt64) throws -> UTurnOrigins {
+        let sample = try law.sample(n: count, seed: seed)
+        return try UTurnOrigins(points: sample.points, components: sample.labels!, uniform: false)
+    }
+
+    /// Origin index and forward noise ξ of sample i (stream (seed, i, `.uTurn`)); the same at every time.
+    func draw(_ i: Int, seed: UInt64, dimension d: Int) -> (origin: Int, noise: [Double]) {
+        let rng = RandomStream(seed: seed, stream: UInt64(i), domain: .uTurn)
+        let origin = uniform ? rng.uniformInt(points.rows) : i
+        var noise = [Double](repeating: 0, count: d)
+        rng.fillGaussian(&noise, 0..<d)
+        return (origin, noise)
+    }
+
+    /// x = a e^{−t} + √Δ_t ξ for the given draws (one row each).
+    func noised(_ draws: ArraySlice<(origin: Int, noise: [Double])>, t: Double) -> Matrix<Double> {
+        let d = points.columns
+        let decay = exp(-t), sd = ForwardProcess.delta(t).squareRoot()
+        var x = Matrix<Double>(rows: draws.count, columns: d)
+        for (r, draw) in draws.enumerated() {
+            let base = draw.origin * d
+            for j in 0..<d { x.storage[r * d + j] = points.storage[base + j] * decay + sd * draw.noise[j] }
+        }
+        return x
+    }
+}
+
+/// Outcome of the U-turn protocol at one time t.
+public struct UTurnEstimate: Sendable, Codable, Equatable {
+    public var t: Double
+    public var samples: Int
+    /// P(the endpoint's class equals the origin's class), binomial SE: an estimator of φ(t)
+    /// (THEORY §2.2 (iii): P(class unchanged) = E[p_{c0}] = E Σ_c p_c², Nishimori).
+    public var sameClass: MeanEstimate
+    /// P(the endpoint's component is the origin's): for the empirical score, returning to a_μ0,
+    /// which equals φ_C(t) = E[Y2] (THEORY §3.3).
+    public var sameComponent: MeanEstimate
+}
+
+/// The U-turn (forward–backward) experiment of [SFW24] with the exact score (THEORY §2.2 (iii)):
+/// take an origin a_μ0, noise it forward to x_t = a_μ0 e^{−t} + √Δ_t ξ, run the backward SDE from t
+/// to t_min (grid: the geometric grid T → t_min continued from t), finish with an exact posterior
+/// draw, and record whether the endpoint has the origin's class.
+///
+/// With the exact score x_t ~ P_t and the backward SDE samples P(a | x_t), so the endpoint is an
+/// independent posterior draw given x_t: P(class unchanged) = E_x[p_{c0}(x, t)] = φ(t).
+///
+/// Streams: sample i's origin and forward noise from (seed, i, `.uTurn`), common to all times;
+/// its backward trajectory at time index k from trajectory stream 2⁶² + iK + k (disjoint from the
+/// cloning experiment's streams 3(iK + k) + {0, 1, 2}).
+public struct UTurnExperiment<Model: ScoreModel>: Sendable {
+    public var model: Model
+    public var horizon: Double
+    public var tMin: Double
+    public var steps: Int
+    public var scheme: SDEScheme
+    public var threads: Int
+
+    /// `horizon`, `tMin`, `steps` define the geometric grid T → t_min whose part below t is used.
+    public init(model: Model, horizon: Double, tMin: Double = 1e-3, steps: Int = 300,
+                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) {
+        self.model = model
+        self.horizon = horizon
+        self.tMin = tMin
+        self.steps = steps
+        self.scheme = scheme
+        self.threads = threads
+    }
+
+    public func run(times: [Double], origins: UTurnOrigins, samples: Int, seed: UInt64,
+                    progress: ProgressReporter? = nil) throws -> [UTurnEstimate] {
+        guard samples >= 1 else { throw ModelError("need at least one U-turn sample") }
+        guard origins.points.columns == model.dimension else {
+            throw ModelError("U-turn origins have d = \(origins.points.columns), the model has d = \(model.dimension)")
+        }
+        guard origins.uniform || origins.points.rows >= samples else {
+            throw ModelError("\(samples) U-turn samples but only \(origins.points.rows) population origins")
+        }
+        guard let classes = model.componentClasses, model.classCount >= 2 else {
+            throw ModelError("the U-turn estimator of φ needs class labels with at least two classes")
+        }
+        guard origins.components.allSatisfy({ $0 >= 0 && $0 < model.componentCount }) else {
+            throw ModelError("U-turn origins name components outside 0..<\(model.componentCount)")
+        }
+        for t in times {
+            guard t.isFinite, t > tMin, t < horizon else {
+                throw ModelError("U-turn times must lie strictly between t_min = \(tMin) and T = \(horizon), got \(t)")
+            }
+        }
+        let grid = try TimeGrid.geometric(from: horizon, to: tMin, steps: steps)
+        let d = model.dimension, K = UInt64(times.count)
+        let draws = (0..<samples).map { origins.draw($0, seed: seed, dimension: d) }
+        let sde = BackwardSDE(model: model, scheme: scheme, finalStep: .posteriorDraw, threads: threads)
+        var results: [UTurnEstimate] = []
+        for (k, t) in times.enumerated() {
+            let start = origins.noised(draws[...], t: t)
+            let ids = StreamIDs((0..<samples).map { (UInt64(1) << 62) + UInt64($0) * K + UInt64(k) })
+            let r = try sde.run(grid: try grid.continuing(from: t), start: .states(start), seed: seed, streams: ids)
+            var sameClass = 0, sameComponent = 0
+            for i in 0..<samples {
+                let c0 = origins.components[draws[i].origin], c = r.finalComponents[i]
+                if c == c0 { sameComponent += 1 }
+                if classes[c] == classes[c0] { sameClass += 1 }
+            }
+            results.append(UTurnEstimate(t: t, samples: samples,
+                                         sameClass: .proportion(successes: sameClass, trials: samples),
+                                         sameComponent: .proportion(successes: sameComponent, trials: samples)))
+            progress?.advance()
+        }
+        return results
+    }
+}
+
+/// Rao–Blackwellised speciation estimators on forward samples for any `ScoreModel` (THEORY §2.2
+/// (ii)): x = a e^{−t} + √Δ_t ξ with a from `origins` (so x ~ P_t), p_c = posterior class
+/// probabilities of the model at (x, t);
+///     φ(t) = E[Σ_c p_c²]        and        E[p_{c0}] (the U-turn's Rao–Blackwellised form).
+/// For the empirical score `ForwardSampling` computes the same; this form serves population laws
+/// (x drawn from P_t directly). Streams as `UTurnOrigins` (common random numbers across times).
+public struct ForwardClassAgreement<Model: ScoreModel>: Sendable {
+    public var model: Model
+    public var threads: Int
+    public var chunkSize: Int
+
+    public init(model: Model, threads: Int = Parallel.defaultThreads, chunkSize: Int = Parallel.defaultChunkSize) {
+        self.model = model
+        self.threads = threads
+        self.chunkSize = chunkSize
+    }
+
+    /// (E Σ_c p_c², E p_{c0}) with SEs at each time.
+    public func estimate(times: [Double], origins: UTurnOrigins, samples: Int, seed: UInt64,
+                         progress: ProgressReporter? = nil) throws -> [(t: Double, agreement: MeanEstimate, originClass: MeanEstimate)] {
+        guard samples >= 2 else { throw ModelError("need at least 2 forward samples, got \(samples)") }
+        guard origins.uniform || origins.points.rows >= samples else {
+            throw ModelError("\(samples) forward samples but only \(origins.points.rows) population origins")
+        }
+        guard let classes = model.componentClasses, model.classCount >= 2 else {
+            throw ModelError("the Rao–Blackwellised φ needs class labels with at least two classes")
+        }
+        for t in times { try validateTime(t) }
+        let d = model.dimension, kc = model.classCount
+        let draws = (0..<samples).map { origins.draw($0, seed: seed, dimension: d) }
+        var out: [(t: Double, agreement: MeanEstimate, originClass: MeanEstimate)] = []
+        for t in times {
+            let chunks = try Parallel.mapChunks(count: samples, chunkSize: chunkSize, threads: threads,
+                                                makeWorkspace: { model.makeWorkspace(capacity: chunkSize) }) { ws, range in
+                let x = origins.noised(draws[range], t: t)
+                try model.evaluate(x, rows: range.count, t: t, workspace: ws, outputs: .classProbabilities)
+                return range.enumerated().map { r, i -> (Double, Double) in
+                    var s = 0.0
+                    for c in 0..<kc { let p = ws.classProbabilities[r, c]; s += p * p }
+                    return (s, ws.classProbabilities[r, classes[origins.components[draws[i].origin]]])
+                }
+            }
+            let rows = chunks.flatMap { $0 }
+            out.append((t, MeanEstimate(rows.map(\.0)), MeanEstimate(rows.map(\.1))))
+            progress?.advance()
+        }
+        return out
+    }
+}

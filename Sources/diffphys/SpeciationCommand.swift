@@ -1,0 +1,202 @@
+import ArgumentParser
+import DiffusionPhysics
+import Foundation
+import GSLKit
+
+struct SpeciationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speciation",
+        abstract: "Speciation time of a dataset: spectral prediction beside a measured φ(t) and its crossing.",
+        discussion: """
+        Prediction (THEORY §2.1–2.2): Λ = top eigenvalue of the unbiased covariance (Gram matrix when n < d; \
+        exact d m̃² + σ² for a population gmm2), t_S = ½ln Λ (paper), ½ln(1+Λ) (curvature), ½ln(2Λ) (drift); \
+        for gmm2 the exact two-class curve φ(t) = ½ + ½E tanh²(h + √h z).
+        Measurement of φ(t) = P(two generations from one state at t end in the same class), with the exact score \
+        (empirical for a dataset, population for gmm2 without n): clones (brute force), rb (Rao–Blackwellised \
+        E Σ_c p_c² on forward samples), uturn (noise a training point to t, run back, P(class unchanged)). \
+        t_cross = where φ crosses --threshold (linear interpolation; SE from the bracketing SEs). \
+        Class of an endpoint: label of the training point it lands on, or the mixture component.
+        Example: diffphys speciation --data fashion-mnist:classes=1,9,per-class=1000 --auto --estimator rb
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(help: "Comma-separated forward times t > 0.") var times: String?
+    @Flag(help: "Pick the times: t/t_S evenly from 0.5 to 1.5 (the default when --times is absent).") var auto = false
+    @Option(help: "Number of times for --auto.") var points = 11
+    @Option(help: "Clone pairs (clones) or samples (rb, uturn) per time.") var pairs = 2000
+    @Option(help: "clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
+    @Option(help: "φ level that defines the measured speciation time.") var threshold = 0.775
+    @Option(name: .customLong("T"), help: "Start time T of backward trajectories (default max(½ln Λ + 3, t_max + 1)).") var horizon: Double?
+    @Option(help: "Final time t_min > 0 of backward trajectories.") var tMin: Double = 1e-3
+    @Option(help: "Steps of the geometric backward grid T → t_min.") var steps = 300
+    @Option(help: "SDE scheme: ou (exact-OU) or euler.") var scheme: SDEScheme = .exactOU
+
+    enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
+        case clones, rb, uturn, all
+        var set: Set<SpeciationEstimator> {
+            switch self {
+            case .clones: return [.clones]
+            case .rb: return [.rb]
+            case .uturn: return [.uturn]
+            case .all: return Set(SpeciationEstimator.allCases)
+            }
+        }
+    }
+
+    func validate() throws {
+        guard threshold.isFinite, threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
+        guard pairs >= 2 else { throw ValidationError("--pairs must be ≥ 2, got \(pairs)") }
+        guard points >= 2 else { throw ValidationError("--points must be ≥ 2") }
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
+        guard tMin.isFinite, tMin > 0 else { throw ValidationError("--t-min must be a finite time > 0") }
+        if let horizon, !(horizon.isFinite && horizon > tMin) { throw ValidationError("--T must be finite and > --t-min") }
+        if auto, times != nil { throw ValidationError("give --times or --auto, not both") }
+        if let times {
+            for t in try parseNumbers(times, option: "--times") where !(t > 0) {
+                throw ValidationError("--times: every time must be > 0 (got \(t))")
+            }
+        }
+    }
+
+    struct Output: Encodable {
+        var data: String
+        var n: Int?
+        var d: Int
+        var score: String
+        var lambda: Double
+        var eigenvalues: [Double]
+        var usedGram: Bool
+        var lambdaPopulation: Double?
+        var tS: SpeciationTimes
+        var phiInfinity: Double
+        var classFractions: [Double]
+        var threshold: Double
+        var tCrossTheory: Double?
+        var estimator: String
+        var phi: [PhiPoint]
+        var tCross: Double?
+        var tCrossStderr: Double?
+        var tCrossOverTS: Double?
+        var estimators: [String: [PhiPoint]]
+        var crossings: [String: LevelCrossing]
+        var uturnSameComponent: [PhiPoint]?
+        var seed: UInt64
+        var pairs: Int
+        var T: Double
+        var tMin: Double
+        var steps: Int
+        var scheme: String
+        var conventions = "t = forward time of dx = -x dt + sqrt(2) dW; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased per-feature-centred covariance; t_S paper = (1/2) ln Lambda; phi = P(same class)"
+    }
+
+    func run() throws {
+        let spec = try dataOptions.spec()
+        let subject: SpeciationMeasurement.Subject
+        var n: Int? = nil, d: Int
+        if spec.isPopulationOnly {
+            guard let law = spec.population, law.k >= 2 else {
+                throw ValidationError("\(spec): a one-component population has no classes to speciate into (use gmm2)")
+            }
+            subject = .population(law)
+            d = law.d
+        } else {
+            let data = try spec.load(seed: dataOptions.seed)
+            subject = .dataset(data, law: spec.population)
+            n = data.n
+            d = data.d
+        }
+        let measurement = try SpeciationMeasurement(subject: subject, horizon: horizon, tMin: tMin, steps: steps,
+                                                    scheme: scheme, threads: threadOptions.count)
+        let prediction = try measurement.predict(threshold: threshold)
+        let grid = try times.map { try parseNumbers($0, option: "--times") } ?? SpeciationMeasurement.autoTimes(prediction, count: points)
+        let estimators = estimator.set
+        let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: !output.json)
+        let result = try measurement.run(times: grid, count: pairs, estimators: estimators, threshold: threshold,
+                                         seed: dataOptions.seed, progress: progress)
+        let T = horizon ?? max(0.5 * log(max(prediction.lambda, 1)) + 3, (grid.max() ?? 0) + 1)
+        let tS = prediction.tS.paper
+        let out = Output(
+            data: spec.description, n: n, d: d, score: n == nil ? "population (Gaussian mixture)" : "exact empirical",
+            lambda: prediction.lambda, eigenvalues: prediction.eigenvalues, usedGram: prediction.usedGram,
+            lambdaPopulation: prediction.lambdaPopulation, tS: prediction.tS, phiInfinity: prediction.phiInfinity,
+            classFractions: prediction.classFractions, threshold: threshold, tCrossTheory: prediction.tCrossTheory,
+            estimator: result.primary.rawValue, phi: result.phi, tCross: result.tCross, tCrossStderr: result.tCrossStderr,
+            tCrossOverTS: result.tCross.map { $0 / tS }, estimators: Dictionary(uniqueKeysWithValues: result.estimators.map { ($0.key.rawValue, $0.value) }),
+            crossings: Dictionary(uniqueKeysWithValues: result.crossings.map { ($0.key.rawValue, $0.value) }),
+            uturnSameComponent: result.uturnSameComponent, seed: dataOptions.seed, pairs: pairs, T: T, tMin: tMin,
+            steps: steps, scheme: scheme.rawValue)
+        if let plot = output.plot { try drawPlot(out, theory: measurement.analyticPhi, to: plot) }
+        if output.json { print(try JSONOutput.encode(out)); return }
+        let f = { (v: Double) in String(format: "%.4f", v) }
+        print("data: \(spec)   \(n.map { "n = \($0), " } ?? "")d = \(d)   score: \(out.score)   seed \(dataOptions.seed)")
+        print("conventions: \(out.conventions)")
+        print("backward SDE: \(scheme.rawValue) scheme, geometric grid T = \(f(T)) → t_min = \(tMin), \(steps) steps")
+        print("")
+        print("Prediction (THEORY §2.1–2.2)")
+        print("  Λ = \(f(prediction.lambda))\(prediction.usedGram ? " [Gram matrix, n < d]" : "")   next eigenvalues: \(prediction.eigenvalues.dropFirst().map(f).joined(separator: ", "))")
+        if let lp = prediction.lambdaPopulation { print("  population Λ = d m̃² + σ² = \(f(lp))") }
+        print("  t_S: ½lnΛ = \(f(prediction.tS.paper))   ½ln(1+Λ) = \(f(prediction.tS.curvature))   ½ln(2Λ) = \(f(prediction.tS.drift))")
+        print("  φ(∞) = Σ_c π_c² = \(f(prediction.phiInfinity))")
+        if let tc = prediction.tCrossTheory { print("  exact two-class curve crosses φ = \(threshold) at t = \(f(tc))  (t/t_S = \(f(tc / tS)))") }
+        print("Measurement (\(pairs) \(estimators == [.clones] ? "pairs" : "pairs/samples") per time)")
+        for e in result.estimators.keys.sorted() {
+            if let c = result.crossings[e] {
+                print("  \(e.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) t_cross(φ = \(threshold)) = \(f(c.t)) ± \(f(c.standardError))   t_cross/t_S = \(f(c.t / tS)) ± \(f(c.standardError / tS))\(e == result.primary ? "   [primary]" : "")")
+            } else {
+                print("  \(e.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) φ does not cross \(threshold) on this grid")
+            }
+        }
+        print("")
+        let keys = result.estimators.keys.sorted()
+        print("      t     t/t_S " + keys.map { "  φ_\($0.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))   ±SE  " }.joined() + (measurement.analyticPhi != nil ? "  φ_theory" : ""))
+        for (i, p) in result.phi.enumerated() {
+            var line = String(format: "  %7.4f  %6.3f ", p.t, p.t / tS)
+            for k in keys { let q = result.estimators[k]![i]; line += String(format: "  %7.4f %7.4f ", q.measured, q.stderr) }
+            if let th = p.theory { line += String(format: "  %8.5f", th) }
+            print(line)
+        }
+        if let plot = output.plot { print("figure: \(plot)") }
+    }
+
+    private func drawPlot(_ out: Output, theory: ((Double) -> Double)?, to png: String) throws {
+        let base = (png as NSString).deletingPathExtension
+        let dat = base + ".dat"
+        let keys = SpeciationEstimator.allCases.map(\.rawValue)
+        var table = CSVTable(header: ["t"] + keys.flatMap { [$0, $0 + "Stderr"] })
+        for (i, p) in out.phi.enumerated() {
+            var row: [CSVValue] = [.number(p.t)]
+            for k in keys {
+                if let q = out.estimators[k]?[i] { row += [.number(q.measured), .number(q.stderr)] } else { row += [.number(.nan), .number(.nan)] }
+            }
+            table.append(row)
+        }
+        try writeText("# " + table.text.replacingOccurrences(of: ",", with: " "), to: dat)
+        let tLo = max(1e-3, (out.phi.first?.t ?? 0) * 0.9), tHi = (out.phi.last?.t ?? 1) * 1.1
+        let colours = ["clones": "dark-green", "rb": "blue", "uturn": "red"]
+        var plots: [String] = []
+        for (i, k) in keys.enumerated() where out.estimators[k] != nil {
+            plots.append("'\(dat)' using 1:\(2 + 2 * i):\(3 + 2 * i) with yerrorbars pt 7 lc rgb '\(colours[k]!)' title '\(k) (measured, ±1 SE)'")
+        }
+        if let theory {
+            let tdat = base + "-theory.dat"
+            let ts = (0...200).map { tLo + (tHi - tLo) * Double($0) / 200 }
+            try writeText("# t phi_exact_two_class\n" + ts.map { "\($0) \(theory($0))" }.joined(separator: "\n") + "\n", to: tdat)
+            plots.insert("'\(tdat)' using 1:2 with lines lw 2 lc rgb 'black' title 'exact two-class phi(t)'", at: 0)
+        }
+        plots.append("\(out.threshold) with lines dt 3 lc rgb 'gray40' title 'phi = \(out.threshold)'")
+        let lines = [
+            "set title \(Gnuplot.quote("\(out.data): speciation")) noenhanced",
+            "set xlabel 't (forward time)'", "set ylabel 'phi(t) = P(same class)'", "set key bottom right",
+            "set xrange [\(tLo):\(tHi)]",
+            "set yrange [\(min(0.45, out.phiInfinity - 0.05)):1.02]",
+            "set arrow from \(out.tS.paper), graph 0 to \(out.tS.paper), graph 1 nohead dt 2 lc rgb 'purple'",
+            "set label 't_S = ½ln{/Symbol L}' at \(out.tS.paper), graph 0.95 offset 0.5,0 tc rgb 'purple'",
+            "plot " + plots.joined(separator: ", "),
+        ]
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
+    }
+}
+
+extension SpeciationCommand.EstimatorChoice: Sendable {}
