@@ -19,6 +19,8 @@ struct DiffPhys: ParsableCommand {
             ScoreCommand.self,
             SampleCommand.self,
             SpeciationCommand.self,
+            CollapseCommand.self,
+            MemorizationMapCommand.self,
             TheoryCommand.self,
             ReproduceCommand.self,
         ])

@@ -1,0 +1,228 @@
+import ArgumentParser
+import DiffusionPhysics
+import Foundation
+import GSLKit
+
+struct CollapseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collapse",
+        abstract: "Collapse (memorisation) time t_C: predictions beside forward-sampling, trajectory and endpoint measurements.",
+        discussion: """
+        Predictions (THEORY §3.2–3.3): eq. 10 and the finite-d two-class root (gaussian/gmm2), the Gaussian-spectrum \
+        bound, the REM non-planted E[Y2] = 1 − λ_c. Measurements with the exact empirical score: planted forward \
+        samples (E[Y2] = E[w_origin] = φ_C, P(argmax w = origin), f^e = −(1/d) E ln w_origin with a bootstrap \
+        interval), non-planted E[Y2] on fresh population points, per-trajectory hat t_C (last change of the nearest \
+        scaled training point along backward SDE runs, THEORY §3.4 M2), optional clones (φ_C), and the gap-ratio \
+        memorisation fraction of x(t_min), of the posterior mean and of the posterior draw (the draw is a training \
+        point: f_mem = 1). Operational t_C side by side: E[Y2] = ½, mean hat t_C, f^e/α = 0.1 and 0.05.
+        Example: diffphys collapse --data gaussian:d=64,n=1000 --auto --plot collapse.png
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(help: "Comma-separated forward times (default: --auto).") var times: String?
+    @Flag(help: "Log-spaced times around the predicted t_C (the default).") var auto = false
+    @Option(help: "Number of times for --auto.") var points = 20
+    @Option(help: "Forward samples per time (planted, and non-planted).") var samples = 2000
+    @Option(help: "Backward SDE trajectories for hat t_C and f_mem (0: skip).") var trajectories = 200
+    @Option(help: "Geometric SDE steps from T to t_min.") var steps = 200
+    @Option(name: .customLong("T"), help: "Start time T of the trajectories (x(T) ~ N(0, I)).") var horizon: Double = 6
+    @Option(help: "Final time t_min > 0 of the trajectories.") var tMin: Double = 1e-3
+    @Option(help: "Clone pairs per time for φ_C (0: skip; costly).") var clones = 0
+    @Option(help: "Fresh population points for the non-planted ensemble (gaussian/gmm2; 0: skip).") var fresh = 2000
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
+        guard points >= 3 else { throw ValidationError("--points must be ≥ 3") }
+        guard trajectories == 0 || trajectories >= 2 else { throw ValidationError("--trajectories must be 0 or ≥ 2") }
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
+        guard clones >= 0, fresh >= 0 else { throw ValidationError("--clones and --fresh must be ≥ 0") }
+        guard tMin.isFinite, tMin > 0, horizon.isFinite, horizon > tMin else {
+            throw ValidationError("need T > t-min > 0 (got T = \(horizon), t-min = \(tMin))")
+        }
+        if times != nil && auto { throw ValidationError("give --times or --auto, not both") }
+    }
+
+    struct CurveRow: Encodable {
+        var t, y2, y2Stderr, wOrigin, wOriginStderr, y2MinusWOrigin, y2MinusWOriginStderr: Double
+        var argmaxIsOrigin, argmaxIsOriginStderr, fe, feStderr, feLower, feUpper, feRatio: Double
+        var feRatioTheory, y2NonPlanted, y2NonPlantedStderr, y2Rem, phiC, phiCStderr: Double?
+    }
+    struct TrajectoryOutput: Encodable {
+        var count: Int; var mean, stderr, median: Double
+        var histogram: Histogram
+        var memorization: [MemorizationFraction]
+    }
+    struct Output: Encodable {
+        var data: String
+        var n: Int
+        var d: Int
+        var alpha: Double
+        var tC: [String: Double]
+        var tCStderr: [String: Double]
+        var tS: Double
+        var lambda: Double
+        var curve: [CurveRow]
+        var trajectory: TrajectoryOutput?
+        var seed: UInt64
+        var samples: Int
+        var conventions = "t = forward time; Delta_t = 1 - e^{-2t}; alpha = ln n / d; fe = -(1/d) E ln w_origin (planted); y2Rem = REM non-planted E[Y2] = 1 - lambda_c"
+    }
+
+    func run() throws {
+        let spec = try dataOptions.spec()
+        let data = try spec.load(seed: dataOptions.seed)
+        let score = try EmpiricalScore(data)
+        let pred = try CollapsePredictions(spec: spec, data: data)
+        let grid: [Double]
+        if let times {
+            grid = try parseNumbers(times, option: "--times")
+            guard grid.allSatisfy({ $0 > 0 }) else { throw ValidationError("--times must be > 0") }
+        } else {
+            let centre = pred.tCGaussian ?? pred.tCSpectrum
+            let lo = max(1e-3, centre / 20), hi = max(3 * centre, 3)
+            grid = (0..<points).map { lo * pow(hi / lo, Double($0) / Double(points - 1)) }
+        }
+        var freshPoints: Matrix<Double>? = nil
+        if fresh > 0, let law = spec.population {
+            // Streams n..<n+fresh of the data seed: independent of the n training points.
+            let all = try law.sample(n: data.n + fresh, seed: dataOptions.seed)
+            freshPoints = all.points.rows(data.n..<(data.n + fresh))
+        }
+        let total = grid.count + (trajectories > 0 ? 1 : 0) + (clones > 0 ? 1 : 0)
+        let progress = ProgressReporter("collapse", total: total, enabled: !output.json)
+        let measurement = CollapseMeasurement(score: score, threads: threadOptions.count)
+        let curve = try measurement.curve(times: grid, samples: samples, seed: dataOptions.seed, fresh: freshPoints,
+                                          predictions: pred, progress: progress)
+        let measured = MeasuredCollapseTimes(curve: curve, alpha: pred.alpha)
+        var traj: TrajectoryCollapseResult? = nil
+        if trajectories > 0 {
+            traj = try TrajectoryCollapse(score: score, horizon: horizon, tMin: tMin, steps: steps, threads: threadOptions.count)
+                .run(trajectories: trajectories, seed: dataOptions.seed)
+            progress.advance()
+        }
+        var phiC: [Double: MeanEstimate] = [:]
+        if clones > 0 {
+            let inside = grid.filter { $0 > tMin && $0 < horizon }
+            let est = try CloningExperiment(model: score, horizon: horizon, tMin: tMin, steps: steps, threads: threadOptions.count)
+                .run(branchTimes: inside, pairs: clones, seed: dataOptions.seed)
+            for e in est { phiC[e.t] = e.sameComponent }
+            progress.advance()
+        }
+        var tC: [String: Double] = ["spectrum": pred.tCSpectrum]
+        var tCStderr: [String: Double] = [:]
+        if let g = pred.tCGaussian { tC["gaussian"] = g }
+        if let g = pred.tCGMMFiniteD { tC["gmmFiniteD"] = g }
+        func put(_ key: String, _ c: LevelCrossing?) {
+            if let c { tC[key] = c.t; tCStderr[key] = c.standardError }
+        }
+        put("y2", measured.y2)
+        put("entropy10", measured.entropy10)
+        put("entropy05", measured.entropy05)
+        put("y2NonPlanted", measured.y2NonPlanted)
+        if let traj { tC["trajectory"] = traj.mean.mean; tCStderr["trajectory"] = traj.mean.standardError }
+        let rows = curve.map { p in
+            CurveRow(t: p.t, y2: p.y2.mean, y2Stderr: p.y2.standardError, wOrigin: p.wOrigin.mean,
+                     wOriginStderr: p.wOrigin.standardError, y2MinusWOrigin: p.y2MinusWOrigin.mean,
+                     y2MinusWOriginStderr: p.y2MinusWOrigin.standardError, argmaxIsOrigin: p.argmaxIsOrigin.mean,
+                     argmaxIsOriginStderr: p.argmaxIsOrigin.standardError, fe: p.fe.mean, feStderr: p.fe.standardError,
+                     feLower: p.feInterval.lower, feUpper: p.feInterval.upper, feRatio: p.feRatio,
+                     feRatioTheory: p.feRatioTheory, y2NonPlanted: p.y2NonPlanted?.mean,
+                     y2NonPlantedStderr: p.y2NonPlanted?.standardError, y2Rem: p.y2Rem,
+                     phiC: phiC[p.t]?.mean, phiCStderr: phiC[p.t]?.standardError)
+        }
+        let out = Output(data: spec.description, n: data.n, d: data.d, alpha: pred.alpha, tC: tC, tCStderr: tCStderr,
+                         tS: pred.tS, lambda: pred.lambda, curve: rows,
+                         trajectory: traj.map { TrajectoryOutput(count: $0.collapseTimes.count, mean: $0.mean.mean,
+                                                                 stderr: $0.mean.standardError, median: $0.median,
+                                                                 histogram: $0.histogram, memorization: $0.memorization) },
+                         seed: dataOptions.seed, samples: samples)
+        if let plot = output.plot { try drawPlot(out, to: plot) }
+        if output.json { print(try JSONOutput.encode(out)); return }
+        printText(out)
+    }
+
+    private func printText(_ out: Output) {
+        func f(_ x: Double) -> String { String(format: "%.4f", x) }
+        func withSE(_ key: String) -> String {
+            guard let v = out.tC[key] else { return "   -" }
+            return out.tCStderr[key].map { "\(f(v)) ± \(f($0))" } ?? f(v)
+        }
+        print("data: \(out.data)   n = \(out.n), d = \(out.d), α = ln n/d = \(String(format: "%.6f", out.alpha))   seed \(out.seed)")
+        print("Predicted t_C (THEORY §3.2)")
+        if let g = out.tC["gaussian"] { print("  Gaussian closed form (eq. 10)        \(f(g))") }
+        if let g = out.tC["gmmFiniteD"] { print("  two-class finite-d root             \(f(g))") }
+        print("  Gaussian-spectrum bound             \(f(out.tC["spectrum"]!))")
+        print("Measured t_C (operational definitions, THEORY §3.4)")
+        print("  E[Y2] = ½ (planted, = φ_C)          \(withSE("y2"))")
+        print("  mean per-trajectory hat t_C         \(withSE("trajectory"))")
+        print("  f^e/α = 0.1                         \(withSE("entropy10"))")
+        print("  f^e/α = 0.05                        \(withSE("entropy05"))")
+        if out.tC["y2NonPlanted"] != nil { print("  non-planted E[Y2] = ½               \(withSE("y2NonPlanted"))") }
+        print("")
+        print("      t     E[Y2]    ±SE   E[w_o]  Y2−w_o ±SE    P(argmax=o)   f^e/α   ±SE   [95% boot]      f/α theory  Y2 fresh  Y2 REM   φ_C")
+        for r in out.curve {
+            let a = out.alpha
+            var line = String(format: "  %7.4f %7.4f %6.4f %7.4f %+8.1e %7.1e %7.4f  %7.4f %6.4f [%6.4f,%6.4f]",
+                              r.t, r.y2, r.y2Stderr, r.wOrigin, r.y2MinusWOrigin, r.y2MinusWOriginStderr, r.argmaxIsOrigin,
+                              r.feRatio, r.feStderr / a, r.feLower / a, r.feUpper / a)
+            line += r.feRatioTheory.map { String(format: "  %8.4f", $0) } ?? "         -"
+            line += r.y2NonPlanted.map { String(format: "  %7.4f", $0) } ?? "        -"
+            line += r.y2Rem.map { String(format: "  %7.4f", $0) } ?? "        -"
+            line += r.phiC.map { String(format: "  %6.4f±%6.4f", $0, r.phiCStderr ?? 0) } ?? ""
+            print(line)
+        }
+        if let tr = out.trajectory {
+            print("")
+            print("Per-trajectory collapse (\(tr.count) backward SDE trajectories, T = \(horizon) → t_min = \(tMin), \(steps) geometric steps)")
+            print("  hat t_C mean \(f(tr.mean)) ± \(f(tr.stderr)), median \(f(tr.median))")
+            let centres = tr.histogram.centres
+            for (c, k) in zip(centres, tr.histogram.counts) {
+                print(String(format: "  %7.4f  %5d  ", c, k) + String(repeating: "#", count: min(60, k * 60 / max(1, tr.count))))
+            }
+            print("Gap-ratio memorisation (d₁/d₂ < 1/3, THEORY §3.4 M4)")
+            for m in tr.memorization {
+                print(String(format: "  %-15@ f_mem = %.4f ± %.4f  [%.4f, %.4f]   mean d₁ = %.4g   mean d₁/d₂ = %.4f",
+                             m.samples as NSString, m.fraction.mean, m.fraction.standardError, m.interval.lower, m.interval.upper,
+                             m.nearestDistance.mean, m.gapRatio.mean))
+            }
+        }
+        if let plot = output.plot { print("figure: \(plot)") }
+    }
+
+    private func drawPlot(_ out: Output, to png: String) throws {
+        let dat = (png as NSString).deletingPathExtension + ".dat"
+        var table = CSVTable(header: ["t", "y2", "y2Stderr", "feRatio", "feRatioStderr", "feRatioTheory", "y2NonPlanted", "y2Rem", "phiC", "phiCStderr", "argmaxIsOrigin"])
+        for r in out.curve {
+            table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.feRatio), .number(r.feStderr / out.alpha),
+                          .number(r.feRatioTheory ?? .nan), .number(r.y2NonPlanted ?? .nan), .number(r.y2Rem ?? .nan),
+                          .number(r.phiC ?? .nan), .number(r.phiCStderr ?? .nan), .number(r.argmaxIsOrigin)])
+        }
+        try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
+        var lines = [
+            "set title \(Gnuplot.quote("\(out.data): collapse order parameters (alpha = \(String(format: "%.4g", out.alpha)))")) noenhanced",
+            "set xlabel 't (forward time)'", "set ylabel 'order parameter'", "set logscale x", "set key outside right",
+            "set yrange [-0.05:1.1]",
+        ]
+        let marks: [(String, String, String)] = [("gaussian", "t_C eq.10", "red"), ("spectrum", "t_C spectrum", "orange"),
+                                                  ("y2", "E[Y2]=1/2", "dark-green"), ("trajectory", "mean hat t_C", "purple")]
+        for (i, (key, label, colour)) in marks.enumerated() {
+            if let v = out.tC[key] {
+                lines.append("set arrow from \(v), graph 0 to \(v), graph 1 nohead dt 2 lc rgb '\(colour)'")
+                lines.append("set label \(Gnuplot.quote(label)) at \(v), graph \(0.97 - 0.05 * Double(i)) offset 0.5,0 tc rgb '\(colour)' noenhanced")
+            }
+        }
+        var plots = [
+            "'\(dat)' using 1:2:3 every ::1 with yerrorlines title 'E[Y2] planted' lc rgb 'dark-green'",
+            "'\(dat)' using 1:4:5 every ::1 with yerrorlines title 'f^e/alpha' lc rgb 'blue'",
+            "'\(dat)' using 1:11 every ::1 with linespoints title 'P(argmax w = origin)' lc rgb 'gray'",
+        ]
+        if out.curve.contains(where: { $0.feRatioTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lw 2 dt 3 lc rgb 'blue' title 'max(0,f)/alpha theory'") }
+        if out.curve.contains(where: { $0.y2NonPlanted != nil }) { plots.append("'\(dat)' using 1:7 every ::1 with linespoints lc rgb 'brown' title 'E[Y2] non-planted'") }
+        if out.curve.contains(where: { $0.y2Rem != nil }) { plots.append("'\(dat)' using 1:8 every ::1 with lines lw 2 dt 3 lc rgb 'brown' title 'REM 1-lambda_c'") }
+        if out.curve.contains(where: { $0.phiC != nil }) { plots.append("'\(dat)' using 1:9:10 every ::1 with yerrorbars pt 7 lc rgb 'black' title 'phi_C clones'") }
+        lines.append("plot " + plots.joined(separator: ", "))
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
+    }
+}

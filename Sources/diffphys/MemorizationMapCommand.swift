@@ -1,0 +1,124 @@
+import ArgumentParser
+import DiffusionPhysics
+import Foundation
+import GSLKit
+
+struct MemorizationMapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memorization-map",
+        abstract: "Sweep the memorisation threshold over (n, d): measured E[Y2](t) on a grid, phase diagram in (α, t).",
+        discussion: """
+        For each n (and d, for gaussian/gmm2 specs; real data keeps its d and --n subsamples it) and each time, the \
+        planted forward-sampling E[Y2] and f^e (THEORY §3.3–3.4) are appended to DIR/map.csv as soon as they are \
+        computed; rerunning the same command resumes an interrupted sweep without losing or changing any row. \
+        Prints the measured threshold t_C^{Y2} (E[Y2] = ½) beside eq. 10 and the Gaussian-spectrum bound per (n, d), \
+        and with --plot draws the (α, t) phase diagram: measured E[Y2] as colour, the theory line t_C(α), t_S where defined.
+        Example: diffphys memorization-map --data gaussian:d=64,n=100 --n 100,1000,10000 --d 32,64 --times 0.1,0.3,1,3 --out map
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(help: "Comma-separated training-set sizes n.") var n: String
+    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only).") var d: String?
+    @Option(help: "Comma-separated forward times.") var times: String = "0.02,0.05,0.1,0.2,0.3,0.5,0.7,1,1.5,2,3"
+    @Option(help: "Forward samples per (n, d, t).") var samples = 1000
+    @Option(help: "Output directory (map.csv, thresholds.csv).") var out: String
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
+    }
+
+    struct Output: Encodable {
+        var data: String
+        var csv: String
+        var rows: [MemorizationMapRow]
+        var thresholds: [MemorizationThreshold]
+        var conventions = "t = forward time; alpha = ln n / d; threshold = t where planted E[Y2] = 1/2"
+    }
+
+    func integers(_ text: String, option: String) throws -> [Int] {
+        try parseNumbers(text, option: option).map { v in
+            guard v == v.rounded(), v >= 1, v < 1e12 else { throw ValidationError("\(option): '\(v)' is not a positive integer") }
+            return Int(v)
+        }
+    }
+
+    func run() throws {
+        let spec = try dataOptions.spec()
+        let ns = try integers(n, option: "--n")
+        let ds = try d.map { try integers($0, option: "--d") }
+        let ts = try parseNumbers(times, option: "--times")
+        let map: MemorizationMap
+        do {
+            map = try MemorizationMap(spec: spec, ns: ns, ds: ds, times: ts, samples: samples, seed: dataOptions.seed,
+                                      threads: threadOptions.count)
+        } catch let e as ModelError { throw ValidationError(e.message) }
+        let csvPath = (out as NSString).appendingPathComponent("map.csv")
+        let progress = ProgressReporter("memorization-map", total: map.cells.count * ts.count, enabled: !output.json)
+        let rows = try map.run(csvPath: csvPath, progress: progress)
+        let thresholds = MemorizationMap.thresholds(rows)
+        var table = CSVTable(header: ["n", "d", "alpha", "tCY2", "tCY2Stderr", "tCEntropy10", "tCGaussian", "tCSpectrum", "tS"])
+        for h in thresholds {
+            table.append([.integer(h.n), .integer(h.d), .number(h.alpha), .number(h.measured?.t ?? .nan),
+                          .number(h.measured?.standardError ?? .nan), .number(h.measuredEntropy10?.t ?? .nan),
+                          .number(h.tCGaussian ?? .nan), .number(h.tCSpectrum), .number(h.tS)])
+        }
+        let thresholdsPath = (out as NSString).appendingPathComponent("thresholds.csv")
+        try table.write(to: thresholdsPath)
+        if let plot = output.plot { try drawPlot(spec: spec, csv: csvPath, thresholds: thresholdsPath, rows: rows, to: plot) }
+        if output.json {
+            print(try JSONOutput.encode(Output(data: spec.description, csv: csvPath, rows: rows, thresholds: thresholds)))
+            return
+        }
+        print("data: \(spec)   \(rows.count) rows in \(csvPath)   (\(samples) planted forward samples per row, seed \(dataOptions.seed))")
+        print("Memorisation threshold per (n, d): measured t where E[Y2] = ½ vs predicted t_C (THEORY §3.2)")
+        print("       n      d      α          measured t_C^{Y2}   f^e/α=0.1   eq. 10    spectrum   t_S")
+        func f(_ x: Double?) -> String { x.map { String(format: "%8.4f", $0) } ?? "       -" }
+        for h in thresholds {
+            let m = h.measured.map { String(format: "%8.4f ± %6.4f", $0.t, $0.standardError) } ?? "  (not bracketed)"
+            print(String(format: "  %7d %6d %9.6f   ", h.n, h.d, h.alpha) + m + "   " + f(h.measuredEntropy10?.t) + "   "
+                  + f(h.tCGaussian) + "   " + f(h.tCSpectrum) + " " + f(h.tS))
+        }
+        print("rows: \(csvPath); thresholds: \(thresholdsPath)")
+        if let plot = output.plot { print("figure: \(plot)") }
+    }
+
+    private func drawPlot(spec: DatasetSpec, csv: String, thresholds: String, rows: [MemorizationMapRow], to png: String) throws {
+        let dat = (png as NSString).deletingPathExtension + ".dat"
+        // Data next to the PNG: copy of the rows (space separated) and the thresholds.
+        let text = try String(contentsOfFile: csv, encoding: .utf8).replacingOccurrences(of: ",", with: " ")
+        try writeText(text, to: dat)
+        let thr = (png as NSString).deletingPathExtension + "-thresholds.dat"
+        try writeText(try String(contentsOfFile: thresholds, encoding: .utf8).replacingOccurrences(of: ",", with: " "), to: thr)
+        let alphas = rows.map(\.alpha).filter { $0 > 0 }
+        let aMin = (alphas.min() ?? 0.01) / 1.5, aMax = (alphas.max() ?? 1) * 1.5
+        let tMax = (rows.map(\.t).max() ?? 3) * 1.2, tMin = (rows.map(\.t).min() ?? 0.01) / 1.2
+        var lines = [
+            "set title \(Gnuplot.quote("\(spec): memorisation map (colour = measured planted E[Y2])")) noenhanced",
+            "set xlabel 'alpha = ln n / d'", "set ylabel 't (forward time)'", "set logscale xy",
+            "set xrange [\(aMin):\(aMax)]", "set yrange [\(tMin):\(tMax)]", "set cbrange [0:1]", "set cblabel 'E[Y2]'",
+            "set palette defined (0 'white', 0.5 'orange', 1 'dark-red')", "set key outside top center horizontal",
+            "set object 1 rectangle from graph 0,0 to graph 1,1 fc rgb '#dddddd' fs solid behind",
+            "set samples 400",
+        ]
+        var plots = ["'\(dat)' using 3:4:5 every ::1 with points pt 5 ps 2.5 lc palette title 'measured E[Y2](alpha, t)'"]
+        var sigma2: Double? = nil
+        switch spec {
+        case .gaussian(_, _, let s), .gmm2(_, _, _, let s, _): sigma2 = s * s
+        default: break
+        }
+        if let s2 = sigma2, s2 > 0 {
+            lines.append("tc(a) = 0.5*log(1 + \(s2)/(exp(2*a) - 1))")
+            plots.append("tc(x) with lines lw 2 lc rgb 'black' title 't_C(alpha), eq. 10'")
+        } else {
+            plots.append("'\(thr)' using 3:8 every ::1 with points pt 6 ps 1.5 lc rgb 'black' title 't_C Gaussian-spectrum bound'")
+        }
+        plots.append("'\(thr)' using 3:4:5 every ::1 with yerrorbars pt 7 lc rgb 'blue' title 'measured t_C (E[Y2] = 1/2)'")
+        if case .gaussian = spec {} else {
+            plots.append("'\(thr)' using 3:9 every ::1 with points pt 9 ps 1.5 lc rgb 'dark-green' title 't_S = (1/2) ln Lambda'")
+        }
+        lines.append("plot " + plots.joined(separator: ", "))
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 1000, height: 700)
+    }
+}
