@@ -70,4 +70,42 @@ final class CollapseCommandTests: XCTestCase {
         XCTAssertEqual((json["rows"] as! [Any]).count, 12)
         XCTAssertEqual((json["thresholds"] as! [Any]).count, 4)
     }
+
+    /// A real interruption: the CLI is killed (SIGKILL) once two rows are on disk, then rerun; the
+    /// CSV equals an uninterrupted run's.
+    func testMemorizationMapSurvivesKill() throws {
+        let common = ["memorization-map", "--data", "gaussian:d=32,n=10", "--n", "2000,3000",
+                      "--times", "0.2,0.4,0.6,0.8,1.0,1.3", "--samples", "1500", "--seed", "5", "--threads", "1"]
+        let killed = temp.appendingPathComponent("killed").path, full = temp.appendingPathComponent("full").path
+        let csv = (killed as NSString).appendingPathComponent("map.csv")
+        let p = Process()
+        p.executableURL = CLI.executable
+        p.arguments = common + ["--out", killed]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var rowsAtKill = 0
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline {
+            if let text = try? String(contentsOfFile: csv, encoding: .utf8) {
+                rowsAtKill = text.split(separator: "\n").count - 1
+                if rowsAtKill >= 2 { break }
+            }
+            usleep(5_000)
+        }
+        let interrupted = p.isRunning
+        if interrupted { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        let left = (try String(contentsOfFile: csv, encoding: .utf8)).split(separator: "\n").count - 1
+        print("CollapseCommandTests: killed = \(interrupted), rows on disk after the kill: \(left) of 12")
+        let r = try CLI.run(common + ["--out", killed])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let u = try CLI.run(common + ["--out", full])
+        XCTAssertEqual(u.status, 0, u.stderr)
+        XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8),
+                       try String(contentsOfFile: (full as NSString).appendingPathComponent("map.csv"), encoding: .utf8))
+    }
 }
