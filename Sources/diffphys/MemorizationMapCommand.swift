@@ -24,6 +24,7 @@ struct MemorizationMapCommand: ParsableCommand {
     @Option(help: "Comma-separated forward times.") var times: String = "0.02,0.05,0.1,0.2,0.3,0.5,0.7,1,1.5,2,3"
     @Option(help: "Forward samples per (n, d, t).") var samples = 1000
     @Option(help: "Output directory (map.csv, thresholds.csv).") var out: String
+    @Option(help: .hidden) var stopAfter: Int?
 
     func validate() throws {
         guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
@@ -56,7 +57,7 @@ struct MemorizationMapCommand: ParsableCommand {
         } catch let e as ModelError { throw ValidationError(e.message) }
         let csvPath = (out as NSString).appendingPathComponent("map.csv")
         let progress = ProgressReporter("memorization-map", total: map.cells.count * ts.count, enabled: !output.json)
-        let rows = try map.run(csvPath: csvPath, progress: progress)
+        let rows = try map.run(csvPath: csvPath, stopAfter: stopAfter, progress: progress)
         let thresholds = MemorizationMap.thresholds(rows)
         var table = CSVTable(header: ["n", "d", "alpha", "tCY2", "tCY2Stderr", "tCEntropy10", "tCGaussian", "tCSpectrum", "tS"])
         for h in thresholds {

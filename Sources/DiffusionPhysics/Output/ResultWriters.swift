@@ -103,7 +103,7 @@ public final class ResumableCSV {
         existingRows = rows
         guard let h = FileHandle(forWritingAtPath: path) else { throw OutputError("cannot open \(path) for appending") }
         handle = h
-        handle.seekToEndOfFile()
+        do { try handle.seekToEnd() } catch { throw OutputError("cannot append to \(path): \(error.localizedDescription)") }
     }
 
     deinit { try? handle.close() }
@@ -111,7 +111,10 @@ public final class ResumableCSV {
     /// Appends one row and flushes it to disk.
     public func append(_ values: [CSVValue]) throws {
         precondition(values.count == header.count, "CSV row has \(values.count) cells, header has \(header.count)")
-        handle.write(Data((values.map(\.text).joined(separator: ",") + "\n").utf8))
-        try handle.synchronize()
+        do {
+            // The throwing write: a full disk or a closed file is an error, not a trap.
+            try handle.write(contentsOf: Data((values.map(\.text).joined(separator: ",") + "\n").utf8))
+            try handle.synchronize()
+        } catch { throw OutputError("cannot append to \(path): \(error.localizedDescription)") }
     }
 }
