@@ -233,7 +233,7 @@ struct PFGMCollapse: ParsableCommand {
         print("       D   σ½(C=½)     ±SE     r½    σ_c p10/med/p90 (ODE)     κ p10/med/p90   clock dev med/p90  no-clock med")
         for r in rows {
             let t = r.trajectories
-            print(String(format: "%8@ ", "\(r.D)") + "\(fmt(r.marginal.sigmaCollapseHalf?.t)) ± \(fmt(r.marginal.sigmaCollapseHalf?.standardError))  \(fmt(r.marginal.rCollapseHalf))   "
+            print("\(r.D)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(fmt(r.marginal.sigmaCollapseHalf?.t)) ± \(fmt(r.marginal.sigmaCollapseHalf?.standardError))  \(fmt(r.marginal.rCollapseHalf))   "
                   + "\(fmt(t?.sigmaCollapse.p10))/\(fmt(t?.sigmaCollapse.median))/\(fmt(t?.sigmaCollapse.p90))   "
                   + "\(fmt(t?.kappa.p10))/\(fmt(t?.kappa.median))/\(fmt(t?.kappa.p90))   "
                   + "\(fmt(r.clock?.deviationWithClock.median))/\(fmt(r.clock?.deviationWithClock.p90))  \(fmt(r.clock?.deviationWithoutClock.median))")
@@ -269,7 +269,7 @@ struct PFGMSpeciation: ParsableCommand {
         print("       D   σ_S(φ=0.775)   ±SE      σ_S p10/med/p90 (ODE, p_c ≥ 0.9)    σ½ collapse")
         for r in rows {
             let t = r.trajectories?.sigmaSpeciation
-            print(String(format: "%8@ ", "\(r.D)") + "\(fmt(r.marginal.sigmaSpeciation?.t)) ± \(fmt(r.marginal.sigmaSpeciation?.standardError))   "
+            print("\(r.D)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(fmt(r.marginal.sigmaSpeciation?.t)) ± \(fmt(r.marginal.sigmaSpeciation?.standardError))   "
                   + "\(fmt(t?.p10))/\(fmt(t?.median))/\(fmt(t?.p90))   \(fmt(r.marginal.sigmaCollapseHalf?.t))")
         }
         if let plot = output.plot { print("figure: \(plot)") }

@@ -251,4 +251,32 @@ final class PoissonFlowTests: XCTestCase {
             .run(sigmaMax: 80, sigmaMin: 0.002, start: .prior(count: 40), seed: 5, denoise: false)
         XCTAssertEqual(undenoised.samples, undenoised.finalStates)
     }
+
+    /// The ODE transports the marginals exactly (§8.2): C_D(σ) from ODE snapshots equals the ODE-free estimate.
+    func testCollapseFractionODEMatchesMarginal() throws {
+        let model = try PoissonFlowModel(points: Self.makeY(16), D: 4)
+        let sigmas: [Double] = [2, 1, 0.5]
+        let marginal = try PoissonFlowAnalysis.marginalCurves(model: model, sigmas: sigmas, samples: 2000, seed: 1)
+        let run = try PoissonFlowSampler(model: model, integrator: .adaptive(relativeTolerance: 1e-8, absoluteTolerance: 1e-8))
+            .run(sigmaMax: 80, sigmaMin: 0.1, start: .prior(count: 300), seed: 2, recordSigmas: sigmas)
+        var spread = 0.0
+        for (k, p) in marginal.points.enumerated() {
+            let ode = MeanEstimate.proportion(successes: run.snapshots[k].maxWeight.filter { $0 >= 0.99 }.count, trials: 300)
+            let se = (ode.standardError * ode.standardError + p.collapseFraction.standardError * p.collapseFraction.standardError).squareRoot()
+            assertWithinSE(ode.mean, p.collapseFraction.mean, se: max(se, 1e-3), k: 4, "C_D(\(p.sigma))")
+            spread = max(spread, p.collapseFraction.mean) - min(spread, p.collapseFraction.mean)
+        }
+        // The levels straddle the collapse: the check is not trivially 0 = 0 or 1 = 1.
+        XCTAssertGreaterThan(marginal.points[2].collapseFraction.mean - marginal.points[0].collapseFraction.mean, 0.3)
+        XCTAssertNotNil(marginal.sigmaCollapseHalf)
+    }
+
+    /// §8.3: a PFGM++ path is the diffusion path from the same start on the clock κσ (N = 16, D = 4).
+    func testRandomClock() throws {
+        let report = try PoissonFlowAnalysis.randomClock(points: Self.makeY(16), D: 4, count: 12, sigmaMin: 0.05, seed: 3)
+        let withClock = try XCTUnwrap(report.deviationWithClock.median), without = try XCTUnwrap(report.deviationWithoutClock.median)
+        XCTAssertLessThan(withClock, 0.04, "median max deviation on the κ clock, in units of d_min")
+        XCTAssertLessThan(withClock, 0.4 * without, "clock \(withClock) vs no clock \(without)")
+        XCTAssertGreaterThan(report.sameEndpoint.mean, 0.8)
+    }
 }
