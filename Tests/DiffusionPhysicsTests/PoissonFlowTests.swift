@@ -271,12 +271,12 @@ final class PoissonFlowTests: XCTestCase {
         XCTAssertNotNil(marginal.sigmaCollapseHalf)
     }
 
-    /// §8.3: a PFGM++ path is the diffusion path from the same start on the clock κσ (N = 16, D = 4).
+    /// §8.3: a PFGM++ path is the diffusion path from the same start on the clock κσ (N = 16, D = 1: κ spreads widely).
     func testRandomClock() throws {
-        let report = try PoissonFlowAnalysis.randomClock(points: Self.makeY(16), D: 4, count: 12, sigmaMin: 0.05, seed: 3)
+        let report = try PoissonFlowAnalysis.randomClock(points: Self.makeY(16), D: 1, count: 16, sigmaMin: 0.01, seed: 3)
         let withClock = try XCTUnwrap(report.deviationWithClock.median), without = try XCTUnwrap(report.deviationWithoutClock.median)
         XCTAssertLessThan(withClock, 0.04, "median max deviation on the κ clock, in units of d_min")
-        XCTAssertLessThan(withClock, 0.4 * without, "clock \(withClock) vs no clock \(without)")
+        XCTAssertLessThan(withClock, 0.3 * without, "clock \(withClock) vs no clock \(without)")
         XCTAssertGreaterThan(report.sameEndpoint.mean, 0.8)
     }
 }
