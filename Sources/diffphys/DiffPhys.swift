@@ -23,5 +23,6 @@ struct DiffPhys: ParsableCommand {
             MemorizationMapCommand.self,
             TheoryCommand.self,
             ReproduceCommand.self,
+            PFGMCommand.self,
         ])
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GSLKit
 
 /// How the squared distance between a noised point and a training point becomes a log posterior
 /// weight. Distances are taken in the noise-scaled ("VE") variables y = x·eᵗ, σ² = e^{2t} − 1
@@ -11,11 +12,16 @@ public enum Kernel: Sendable, Equatable, CustomStringConvertible {
     case gaussian
     /// PFGM++ with D extra dimensions (Student-t, ν = D): ln k = −((N + D)/2)·log1p(d² / (D σ²)).
     case studentT(degreesOfFreedom: Double)
+    /// GenPhys Yukawa (screened Poisson) kernel in N + 1 dimensions with mass m > 0 (POISSON_FLOW §6):
+    /// σ² plays z², s² = d² + z², ln k = −(ν+1)·ln(m s) + ln K_{ν+1}(m s), ν = (N − 1)/2.
+    /// m → 0 gives the PFGM (D = 1) weights s^{−(N+1)}.
+    case yukawa(mass: Double)
 
     public var description: String {
         switch self {
         case .gaussian: return "gaussian (D = inf)"
         case .studentT(let nu): return "student-t (D = \(nu))"
+        case .yukawa(let m): return "yukawa (m = \(m))"
         }
     }
 
@@ -27,6 +33,10 @@ public enum Kernel: Sendable, Equatable, CustomStringConvertible {
             return -d2 / (2 * sigma2)
         case .studentT(let nu):
             return -0.5 * (Double(dimension) + nu) * Foundation.log1p(d2 / (nu * sigma2))
+        case .yukawa(let m):
+            let order = 0.5 * Double(dimension + 1)
+            let x = m * (d2 + sigma2).squareRoot()
+            return -order * Foundation.log(x) + ((try? Special.lnBesselK(nu: order, x: x)) ?? -Double.infinity)
         }
     }
 
@@ -36,6 +46,10 @@ public enum Kernel: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .gaussian: return 1 / (2 * sigma2)
         case .studentT(let nu): return 0.5 * (Double(dimension) + nu) / (nu * sigma2)
+        case .yukawa(let m):
+            // −d ln k/d(s²) = m K_{μ+1}(ms)/(2s K_μ(ms)) ≤ (μ + ½ + √((μ+½)² + m²s²))/(2s²), largest at s = z.
+            let a = 0.5 * Double(dimension + 1) + 0.5
+            return (a + (a * a + m * m * sigma2).squareRoot()) / (2 * sigma2)
         }
     }
 }
