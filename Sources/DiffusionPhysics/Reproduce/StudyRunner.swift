@@ -77,7 +77,7 @@ public enum StudyRunner {
     /// The study kinds known to the engine, by `measurement` name.
     public static let kinds: [String: any StudyKind.Type] = {
         let all: [any StudyKind.Type] = [RegimesStudy.self, SpeciationGMMStudy.self, CollapseGMMStudy.self, SpeciationRealStudy.self,
-                                         CollapseRealStudy.self, MemorizationNoveltyStudy.self, TheoryPanelsStudy.self]
+                                         CollapseRealStudy.self, MemorizationNoveltyStudy.self, TheoryPanelsStudy.self, PoissonFlowStudy.self]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.measurement, $0) })
     }()
 
