@@ -97,7 +97,7 @@ struct SpeciationCommand: ParsableCommand {
         var n: Int? = nil, d: Int
         if spec.isPopulationOnly {
             guard let law = spec.population, law.k >= 2 else {
-                throw ValidationError("\(spec): a one-component population has no classes to speciate into (use gmm2)")
+                throw ModelError("\(spec): a one-component population has no classes to speciate into (use gmm2)")
             }
             subject = .population(law)
             d = law.d
