@@ -97,7 +97,7 @@ struct SpeciationCommand: ParsableCommand {
         var n: Int? = nil, d: Int
         if spec.isPopulationOnly {
             guard let law = spec.population, law.k >= 2 else {
-                throw ValidationError("\(spec): a one-component population has no classes to speciate into (use gmm2)")
+                throw ModelError("\(spec): a one-component population has no classes to speciate into (use gmm2)")
             }
             subject = .population(law)
             d = law.d
@@ -115,7 +115,7 @@ struct SpeciationCommand: ParsableCommand {
         let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: !output.json)
         let result = try measurement.run(times: grid, count: pairs, estimators: estimators, threshold: threshold,
                                          seed: dataOptions.seed, progress: progress)
-        let T = horizon ?? max(0.5 * log(max(prediction.lambda, 1)) + 3, (grid.max() ?? 0) + 1)
+        let T = measurement.resolvedHorizon(grid, lambda: prediction.lambda)
         let tS = prediction.tS.paper
         let out = Output(
             data: spec.description, n: n, d: d, score: n == nil ? "population (Gaussian mixture)" : "exact empirical",
@@ -156,6 +156,9 @@ struct SpeciationCommand: ParsableCommand {
             for k in keys { let q = result.estimators[k]![i]; line += String(format: "  %7.4f %7.4f ", q.measured, q.stderr) }
             if let th = p.theory { line += String(format: "  %8.5f", th) }
             print(line)
+        }
+        if n != nil, measurement.analyticPhi != nil {
+            print("(φ_theory is the population two-class curve; the empirical score follows it while collapse comes later, t_C < t_S)")
         }
         if let plot = output.plot { print("figure: \(plot)") }
     }

@@ -164,7 +164,8 @@ public struct SpeciationMeasurement: Sendable {
         return (0..<count).map { tS * (low + (high - low) * Double($0) / Double(max(count - 1, 1))) }
     }
 
-    func resolvedHorizon(_ times: [Double], lambda: Double) -> Double {
+    /// The start time T used for `times`: `horizon`, or max(½ ln Λ + 3, largest time + 1) (THEORY §1.5).
+    public func resolvedHorizon(_ times: [Double], lambda: Double) -> Double {
         if let horizon { return horizon }
         return max(0.5 * log(max(lambda, 1)) + 3, (times.max() ?? 0) + 1)
     }
