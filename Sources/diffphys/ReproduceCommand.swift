@@ -29,7 +29,8 @@ struct ReproduceCommand: ParsableCommand {
         let dir = try analyses ?? StudyRunner.analysesDirectory()
         let all = try StudyRunner.declarations(in: dir)
         if list {
-            for s in all { print("\(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.claim)") }
+            let width = (all.map(\.name.count).max() ?? 0) + 2
+            for s in all { print(s.name + String(repeating: " ", count: width - s.name.count) + s.claim) }
             return
         }
         let chosen = study == "all" ? all : all.filter { $0.name == study }
