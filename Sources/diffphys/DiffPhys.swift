@@ -14,5 +14,5 @@ struct DiffPhys: ParsableCommand {
         Conventions (THEORY §0): forward OU process dx = −x dt + √2 dW, x_t = a e^{−t} + √Δ_t ξ, \
         Δ_t = 1 − e^{−2t}; "t" is always the forward (noising) time; score F = ∇ ln P_t.
         """,
-        subcommands: [OverviewCommand.self, ScoreCommand.self, SampleCommand.self, TheoryCommand.self])
+        subcommands: [OverviewCommand.self, ScoreCommand.self, SampleCommand.self, TheoryCommand.self, BenchCommand.self])
 }

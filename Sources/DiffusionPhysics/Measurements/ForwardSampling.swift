@@ -115,7 +115,13 @@ public struct ForwardSampling: Sendable {
             for t in times {
                 let decay = exp(-t), sd = ForwardProcess.delta(t).squareRoot()
                 let scale = exp(t), sigma2 = ForwardProcess.sigmaVE2(t)
-                for k in 0..<(b * d) { cw.x.storage[k] = cw.origin.storage[k] * decay + sd * cw.noise.storage[k] }
+                cw.origin.storage.withUnsafeBufferPointer { o in
+                    cw.noise.storage.withUnsafeBufferPointer { z in
+                        cw.x.storage.withUnsafeMutableBufferPointer { x in
+                            for k in 0..<(b * d) { x[k] = o[k] * decay + sd * z[k] }
+                        }
+                    }
+                }
                 // s·|x| ≤ |b| + σ|z|: the scale of the rounding of the assembled dot products.
                 for r in 0..<b { cw.errorNorms[r] = cw.originNorm[r] + scale * sd * cw.noiseNorm[r] }
                 cw.originDots.storage.withUnsafeBufferPointer { g in

@@ -44,6 +44,10 @@ public final class EmpiricalPosterior: Sendable {
     public let precision: Precision
     /// Single-precision copy of the points (empty unless `precision == .float32`).
     let pointsF: [Float]
+    /// Class runs for vectorised class probabilities (nil: scattered labels, scalar path).
+    let classRuns: [ClassRun]?
+    /// classCount × n indicators 1[class μ = c] when labels are scattered and classes few (≤ 8).
+    let classIndicators: [Double]?
 
     public var n: Int { points.rows }
     public var d: Int { points.columns }
@@ -82,9 +86,30 @@ public final class EmpiricalPosterior: Sendable {
             classLabels = []
             classIndex = nil
         }
+        classRuns = EmpiricalPosterior.runs(classIndex)
+        if classRuns == nil, let classIndex, classLabels.count <= 8 {
+            var ind = [Double](repeating: 0, count: classLabels.count * points.rows)
+            for (mu, c) in classIndex.enumerated() { ind[c * points.rows + mu] = 1 }
+            classIndicators = ind
+        } else {
+            classIndicators = nil
+        }
     }
 
     public var classCount: Int { classLabels.count }
+
+    /// Maximal runs of equal class index (when there are few: datasets are usually grouped by class).
+    struct ClassRun: Sendable { var start: Int, end: Int, classIndex: Int }
+    private static func runs(_ index: [Int]?) -> [ClassRun]? {
+        guard let index, !index.isEmpty else { return nil }
+        var runs: [ClassRun] = [ClassRun(start: 0, end: 1, classIndex: index[0])]
+        for mu in 1..<index.count {
+            if index[mu] == runs[runs.count - 1].classIndex { runs[runs.count - 1].end = mu + 1 }
+            else { runs.append(ClassRun(start: mu, end: mu + 1, classIndex: index[mu])) }
+            if runs.count * 32 > index.count { return nil }
+        }
+        return runs
+    }
 
 
     /// Evaluates rows 0..<rows of `x` at y = scale·x and noise level `sigma2` (VE variables), on the
@@ -239,7 +264,44 @@ public final class EmpiricalPosterior: Sendable {
                 }
             }
         }
-        if let cp = p.classProb, let classIndex {
+        if let cp = p.classProb, let classRuns {
+            // Classes stored in contiguous runs: vector sums over each run.
+            let c = classCount
+            for i in r {
+                let out = cp + i * c
+                for k in 0..<c { out[k] = 0 }
+                let w = p.w + i * n
+                for run in classRuns {
+                    var acc = SIMD8<Double>(repeating: 0)
+                    var mu = run.start
+                    while mu + 8 <= run.end { acc += UnsafeRawPointer(w + mu).loadUnaligned(as: SIMD8<Double>.self); mu += 8 }
+                    var tail = acc.sum()
+                    while mu < run.end { tail += w[mu]; mu += 1 }
+                    out[run.classIndex] += tail
+                }
+            }
+        } else if let cp = p.classProb, let indicators = classIndicators {
+            // Scattered labels, few classes: p_c = Σ_μ w_μ 1[class μ = c] on eight lanes.
+            let c = classCount
+            indicators.withUnsafeBufferPointer { ind in
+                for i in r {
+                    let w = p.w + i * n
+                    for k in 0..<c {
+                        let row = ind.baseAddress! + k * n
+                        var acc = SIMD8<Double>(repeating: 0)
+                        var mu = 0
+                        while mu + 8 <= n {
+                            acc = acc.addingProduct(UnsafeRawPointer(w + mu).loadUnaligned(as: SIMD8<Double>.self),
+                                                    UnsafeRawPointer(row + mu).loadUnaligned(as: SIMD8<Double>.self))
+                            mu += 8
+                        }
+                        var sum = acc.sum()
+                        while mu < n { sum += w[mu] * row[mu]; mu += 1 }
+                        cp[i * c + k] = sum
+                    }
+                }
+            }
+        } else if let cp = p.classProb, let classIndex {
             let c = classCount
             classIndex.withUnsafeBufferPointer { ci in
                 for i in r {
@@ -273,8 +335,15 @@ public final class EmpiricalPosterior: Sendable {
                 let an2 = an2p.baseAddress!
                 for i in r {
                     let xi = p.x + i * d
-                    var xn2 = 0.0
-                    for j in 0..<d { xn2 += xi[j] * xi[j] }
+                    var vx2 = V(repeating: 0)
+                    var j0 = 0
+                    while j0 + 8 <= d {
+                        let v = UnsafeRawPointer(xi + j0).loadUnaligned(as: V.self)
+                        vx2 = vx2.addingProduct(v, v)
+                        j0 += 8
+                    }
+                    var xn2 = vx2.sum()
+                    while j0 < d { xn2 += xi[j0] * xi[j0]; j0 += 1 }
                     let sx2 = s * s * xn2
                     let w = p.w + i * n
                     let dots: UnsafeRawPointer = p.dotsF.map { UnsafeRawPointer($0 + i * n) } ?? UnsafeRawPointer(w)
@@ -299,7 +368,7 @@ public final class EmpiricalPosterior: Sendable {
                             let d2 = raw.replacing(with: zero, where: raw .< zero)
                             let l = d2 * mh
                             UnsafeMutableRawPointer(w + mu).storeBytes(of: l, as: V.self)
-                            vmax = pointwiseMax(vmax, l)
+                            vmax = vmax.replacing(with: l, where: l .> vmax)
                             mu += 8
                         }
                         lmax = vmax.max()
@@ -363,7 +432,7 @@ public final class EmpiricalPosterior: Sendable {
                         UnsafeMutableRawPointer(w + mu).storeBytes(of: v, as: V.self)
                         if let wf { UnsafeMutableRawPointer(wf + mu).storeBytes(of: SIMD8<Float>(v), as: SIMD8<Float>.self) }
                         vy2 = vy2.addingProduct(v, v)
-                        vw = pointwiseMax(vw, v)
+                        vw = vw.replacing(with: v, where: v .> vw)
                         mu += 8
                     }
                     var y2 = vy2.sum(), wmax = vw.max()
@@ -375,7 +444,10 @@ public final class EmpiricalPosterior: Sendable {
                         if v > wmax { wmax = v }
                         mu += 1
                     }
+                    // argmax: the first index holding w_max (eight lanes at a time).
                     var best = 0
+                    let vbest = V(repeating: wmax)
+                    while best + 8 <= n && !any(UnsafeRawPointer(w + best).loadUnaligned(as: V.self) .== vbest) { best += 8 }
                     while best < n - 1 && w[best] != wmax { best += 1 }
                     p.lse[i] = lmax + Foundation.log(sum)
                     p.y2[i] = y2
