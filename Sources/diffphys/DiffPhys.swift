@@ -24,5 +24,6 @@ struct DiffPhys: ParsableCommand {
             TheoryCommand.self,
             ReproduceCommand.self,
             PFGMCommand.self,
+            BenchCommand.self,
         ])
 }

@@ -12,14 +12,15 @@ import GSLKit
 public struct EmpiricalScore: ScoreModel {
     public let posterior: EmpiricalPosterior
 
-    /// The empirical score of `points` (n × d), with optional class labels.
-    public init(points: Matrix<Double>, labels: [Int]? = nil) throws {
-        posterior = try EmpiricalPosterior(points: points, labels: labels, kernel: .gaussian)
+    /// The empirical score of `points` (n × d), with optional class labels. `precision: .float32`
+    /// runs the engine's two products in single precision (opt-in; see `EmpiricalPosterior`).
+    public init(points: Matrix<Double>, labels: [Int]? = nil, precision: Precision = .float64) throws {
+        posterior = try EmpiricalPosterior(points: points, labels: labels, kernel: .gaussian, precision: precision)
     }
 
     /// The empirical score of a dataset (its labels become classes).
-    public init(_ dataset: Dataset) throws {
-        try self.init(points: dataset.points, labels: dataset.labels)
+    public init(_ dataset: Dataset, precision: Precision = .float64) throws {
+        try self.init(points: dataset.points, labels: dataset.labels, precision: precision)
     }
 
     public var dimension: Int { posterior.d }

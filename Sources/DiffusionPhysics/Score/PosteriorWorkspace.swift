@@ -39,6 +39,8 @@ public final class PosteriorWorkspace {
     public internal(set) var maxWeight: [Double]
     /// argmax_μ w_μ (for the Gaussian kernel: the nearest scaled training point a_μ e^{−t}).
     public internal(set) var argmax: [Int]
+    /// Engine-private scratch (e.g. single-precision buffers of `EmpiricalPosterior`), made on first use.
+    var engineScratch: AnyObject?
 
     public init(capacity: Int, dimension: Int, components: Int, classes: Int) {
         self.capacity = capacity

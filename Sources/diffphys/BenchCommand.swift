@@ -1,0 +1,84 @@
+import ArgumentParser
+import DiffusionPhysics
+import Foundation
+import GSLKit
+
+/// `diffphys bench`: the exact-score engine against its floor (two bare dgemm calls) on the same inputs.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the score engine against the two-GEMM floor, f64/f32, 1 vs all cores, plus a generation and a forward curve.",
+        discussion: """
+        Shapes: B = 256, n = 10000, d = 784 (default) plus a small (64, 2000, 256) and a large \
+        (512, 20000, 784) case; --B --n --d pick one shape. Times are medians of --repeat runs \
+        (after one warm-up); the machine should be otherwise idle.
+        """)
+
+    @Option(name: .customLong("B"), help: "Particles per score step (with --n and --d: one shape).") var B: Int?
+    @Option(help: "Training points.") var n: Int?
+    @Option(help: "Dimension.") var d: Int?
+    @Option(name: .customLong("repeat"), help: "Repetitions per timing (median reported).") var repetitions: Int = 5
+    @Flag(help: "Skip the generation and forward-curve workloads.") var kernelOnly = false
+    @Option(help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
+    var fmnistSamples: Int = 0
+    @Flag(help: "Print machine-readable JSON.") var json = false
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        for (name, v) in [("--B", B), ("--n", n), ("--d", d)] { if let v, v < 1 { throw ValidationError("\(name) must be ≥ 1") } }
+        if repetitions < 1 { throw ValidationError("--repeat must be ≥ 1") }
+        if fmnistSamples < 0 || fmnistSamples == 1 { throw ValidationError("--fmnist-samples must be 0 or ≥ 2") }
+    }
+
+    struct Report: Codable { var cases: [BenchCase]; var fmnistCurve: FMNISTCurve? }
+    struct FMNISTCurve: Codable { var n: Int; var d: Int; var samples: Int; var times: Int; var threads: Int; var seconds: Timing }
+
+    func run() throws {
+        let threads = threadOptions.count
+        var shapes: [BenchShape]
+        if B != nil || n != nil || d != nil {
+            let base = BenchShape.default
+            shapes = [BenchShape(B: B ?? base.B, n: n ?? base.n, d: d ?? base.d)]
+        } else {
+            shapes = [.small, .default, .large]
+        }
+        var cases: [BenchCase] = []
+        for shape in shapes {
+            if !json { note("bench B=\(shape.B) n=\(shape.n) d=\(shape.d) threads=\(threads) …") }
+            let workloads = !kernelOnly && (shapes.count == 1 || shape == .default)
+            cases.append(try ScoreBenchmark.run(shape: shape, threads: threads, repetitions: repetitions, workloads: workloads))
+        }
+        var curve: FMNISTCurve? = nil
+        if fmnistSamples > 0 {
+            let data = try DatasetSpec.parse("fashion-mnist:classes=1,9,per-class=1000").load(seed: 1)
+            let score = try EmpiricalScore(data)
+            let r = try ScoreBenchmark.forwardCurve(score: score, samples: fmnistSamples, times: 50, threads: threads, repetitions: repetitions)
+            curve = FMNISTCurve(n: data.n, d: data.d, samples: fmnistSamples, times: 50, threads: threads, seconds: r.seconds)
+        }
+        if json {
+            print(try JSONOutput.encode(Report(cases: cases, fmnistCurve: curve)))
+            return
+        }
+        func ms(_ s: Double) -> String { String(format: "%8.2f ms", s * 1e3) }
+        for c in cases {
+            print("B=\(c.B) n=\(c.n) d=\(c.d) threads=\(c.threads)  (medians of \(repetitions); [min, max])")
+            for (label, key) in [("floor: 2×dgemm", "floor"), ("floor: 2×sgemm", "floorF32"), ("floor: 2×dgemm, 1 thread", "floorOneThread"),
+                                 ("score f64 (row blocks)", "scoreF64RowBlocks"), ("score f64 (threaded BLAS)", "scoreF64ThreadedBLAS"),
+                                 ("score f64, 1 thread", "scoreF64OneThread"), ("score f32", "scoreF32"),
+                                 ("generation (\(c.generationSteps ?? 0) steps)", "generation"),
+                                 ("forward curve (\(c.curveTimes ?? 0) t, common noise)", "forwardCurve"),
+                                 ("forward curve (per-time reference)", "forwardCurveReference")] {
+                guard let t = c.timings[key] else { continue }
+                print("  \(label.padding(toLength: 42, withPad: " ", startingAt: 0)) \(ms(t.median))  [\(ms(t.min)), \(ms(t.max))]")
+            }
+            print(String(format: "  score f64 / floor = %.3f   f32 / sgemm floor = %.3f   %.1f GFLOP/s", c.ratioF64ToFloor, c.ratioF32ToFloor, c.scoreF64GFLOPS))
+            print(String(format: "  thread scaling 1 → %d: score %.2f×, floor %.2f×", c.threads, c.threadScaling, c.floorScaling))
+            if let f = c.forwardCurveSeconds, let r = c.forwardCurveReferenceSeconds {
+                print(String(format: "  forward curve: common noise %.1f× faster than per-time", r / f))
+            }
+        }
+        if let curve {
+            print("Fashion-MNIST forward curve (n=\(curve.n), d=\(curve.d), \(curve.samples) samples, \(curve.times) times): \(ms(curve.seconds.median))  [\(ms(curve.seconds.min)), \(ms(curve.seconds.max))]")
+        }
+    }
+}
