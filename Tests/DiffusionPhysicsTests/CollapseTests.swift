@@ -12,18 +12,19 @@ final class CollapseTests: XCTestCase {
         return (try EmpiricalScore(data), data, try CollapsePredictions(spec: spec, data: data))
     }
 
-    /// Per-sample planted values use ForwardSampling's streams: identical means (same seed).
+    /// Per-sample planted values (common-noise fast path) against the straightforward per-time
+    /// evaluation on the same draws: equal means up to rounding.
     func testPlantedSamplesMatchForwardSampling() throws {
         let (score, _, _) = try gaussianScore(d: 12, n: 150)
         let times = [0.2, 0.6, 1.5]
-        let reference = try ForwardSampling(score: score, threads: 2).estimate(times: times, samples: 300, seed: 7)
+        let reference = try ForwardSampling(score: score, threads: 2).estimateReference(times: times, samples: 300, seed: 7)
         let m = CollapseMeasurement(score: score, threads: 2)
         for (t, e) in zip(times, reference) {
             let s = try m.plantedSamples(t: t, samples: 300, seed: 7)
-            XCTAssertEqual(MeanEstimate(s.y2).mean, e.y2.mean, accuracy: 1e-12)
-            XCTAssertEqual(MeanEstimate(s.wOrigin).mean, e.wOrigin!.mean, accuracy: 1e-12)
+            XCTAssertEqual(MeanEstimate(s.y2).mean, e.y2.mean, accuracy: 1e-9)
+            XCTAssertEqual(MeanEstimate(s.wOrigin).mean, e.wOrigin!.mean, accuracy: 1e-9)
             XCTAssertEqual(MeanEstimate(s.argmaxIsOrigin).mean, e.argmaxIsOrigin!.mean, accuracy: 0)
-            XCTAssertEqual(MeanEstimate(s.logWOrigin.map { -$0 / 12 }).mean, e.excessEntropy!.mean, accuracy: 1e-12)
+            XCTAssertEqual(MeanEstimate(s.logWOrigin.map { -$0 / 12 }).mean, e.excessEntropy!.mean, accuracy: 1e-9)
         }
     }
 

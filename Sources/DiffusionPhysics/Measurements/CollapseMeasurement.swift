@@ -131,38 +131,21 @@ public struct CollapseMeasurement: Sendable {
         self.bootstrapResamples = bootstrapResamples
     }
 
-    /// Per-sample planted values at time t from `samples` forward samples (streams as in `ForwardSampling`).
+    /// Per-sample planted values at time t from `samples` forward samples (the draws and fast
+    /// path of `ForwardSampling`).
     public func plantedSamples(t: Double, samples: Int, seed: UInt64) throws -> PlantedForwardSamples {
-        guard samples >= 2 else { throw ModelError("need at least 2 forward samples, got \(samples)") }
-        try validateTime(t)
-        let d = score.dimension, n = score.componentCount
-        let points = score.points
-        let decay = exp(-t), sd = ForwardProcess.delta(t).squareRoot()
-        struct Row { var y2, w, lnW, isMax, wMax: Double }
-        let chunks = try Parallel.mapChunks(count: samples, chunkSize: chunkSize, threads: threads,
-                                            makeWorkspace: { score.makeWorkspace(capacity: chunkSize) }) { ws, range in
-            var x = Matrix<Double>(rows: range.count, columns: d)
-            var origins = [Int](repeating: 0, count: range.count)
-            var noise = [Double](repeating: 0, count: d)
-            for (r, i) in range.enumerated() {
-                let rng = RandomStream(seed: seed, stream: UInt64(i), domain: .forward)
-                let mu = rng.uniformInt(n)
-                origins[r] = mu
-                rng.fillGaussian(&noise, 0..<d)
-                for j in 0..<d { x[r, j] = points[mu, j] * decay + sd * noise[j] }
+        try plantedSamples(times: [t], samples: samples, seed: seed)[0]
+    }
+
+    /// Per-sample planted values at every time, with common random numbers across times.
+    public func plantedSamples(times: [Double], samples: Int, seed: UInt64,
+                               progress: ProgressReporter? = nil) throws -> [PlantedForwardSamples] {
+        try ForwardSampling(score: score, threads: threads, chunkSize: chunkSize)
+            .sampleValues(times: times, samples: samples, origins: .planted, seed: seed, progress: progress)
+            .map { v in
+                PlantedForwardSamples(t: v.t, y2: v.y2, wOrigin: v.wOrigin!, logWOrigin: v.logWOrigin!,
+                                      argmaxIsOrigin: v.argmaxIsOrigin!, maxWeight: v.maxWeight)
             }
-            try score.evaluate(x, rows: range.count, t: t, workspace: ws, outputs: [])
-            return (0..<range.count).map { r -> Row in
-                let mu = origins[r]
-                let w = ws.weights[r, mu]
-                return Row(y2: ws.participationRatio[r], w: w,
-                           lnW: w > 1e-300 ? log(w) : -Double.greatestFiniteMagnitude,
-                           isMax: ws.argmax[r] == mu ? 1 : 0, wMax: ws.maxWeight[r])
-            }
-        }
-        let rows = chunks.flatMap { $0 }
-        return PlantedForwardSamples(t: t, y2: rows.map(\.y2), wOrigin: rows.map(\.w), logWOrigin: rows.map(\.lnW),
-                                     argmaxIsOrigin: rows.map(\.isMax), maxWeight: rows.map(\.wMax))
     }
 
     /// The collapse curve at each time: planted estimators from `samples` forward samples (seed
@@ -179,12 +162,10 @@ public struct CollapseMeasurement: Sendable {
         }
         let d = Double(score.dimension)
         let alpha = CollapseTheory.alpha(n: Double(score.componentCount), d: d)
-        return try times.enumerated().map { k, t in
-            let s = try plantedSamples(t: t, samples: samples, seed: seed)
-            let point = Self.summarise(s, dimension: score.dimension, alpha: alpha, resamples: bootstrapResamples,
-                                       seed: seed &+ UInt64(k), nonPlanted: nonPlanted[t], predictions: predictions)
-            progress?.advance()
-            return point
+        let planted = try plantedSamples(times: times, samples: samples, seed: seed, progress: progress)
+        return planted.enumerated().map { k, s in
+            Self.summarise(s, dimension: score.dimension, alpha: alpha, resamples: bootstrapResamples,
+                           seed: seed &+ UInt64(k), nonPlanted: nonPlanted[s.t], predictions: predictions)
         }
     }
 

@@ -32,6 +32,31 @@ public struct ForwardEstimate: Sendable, Codable, Equatable {
     public var originClassProbability: MeanEstimate?
 }
 
+/// Per-sample forward-sampling values at one time t, in sample order (THEORY §3.3–3.4).
+public struct ForwardSampleValues: Sendable {
+    public var t: Double
+    /// Data dimension d (for f^e = −(1/d) ln w_origin).
+    public var dimension: Int
+    public var y2: [Double]
+    public var maxWeight: [Double]
+    /// Planted only: w_μ0, ln w_μ0 and 1{argmax = μ0}.
+    public var wOrigin: [Double]?
+    public var logWOrigin: [Double]?
+    public var argmaxIsOrigin: [Double]?
+    /// Labelled data only: Σ_c p_c² and p_{c0}.
+    public var classAgreement: [Double]?
+    public var originClassProbability: [Double]?
+
+    /// Means with standard errors.
+    public var estimate: ForwardEstimate {
+        ForwardEstimate(t: t, samples: y2.count, y2: MeanEstimate(y2), wOrigin: wOrigin.map { MeanEstimate($0) },
+                        argmaxIsOrigin: argmaxIsOrigin.map { MeanEstimate($0) },
+                        excessEntropy: logWOrigin.map { l in MeanEstimate(l.map { -$0 / Double(dimension) }) },
+                        maxWeight: MeanEstimate(maxWeight), classAgreement: classAgreement.map { MeanEstimate($0) },
+                        originClassProbability: originClassProbability.map { MeanEstimate($0) })
+    }
+}
+
 /// Forward-sampling measurements with the exact empirical posterior.
 ///
 /// Sample i uses stream `RandomStream(seed:stream: i, domain: .forward)` for its origin μ0 and noise ξ, the same
@@ -59,6 +84,13 @@ public struct ForwardSampling: Sendable {
     /// guard uses a bound that covers the rounding of the assembled products.
     public func estimate(times: [Double], samples: Int, origins: ForwardOrigins = .planted, seed: UInt64,
                          progress: ProgressReporter? = nil) throws -> [ForwardEstimate] {
+        try sampleValues(times: times, samples: samples, origins: origins, seed: seed, progress: progress).map(\.estimate)
+    }
+
+    /// The per-sample values behind `estimate` (same draws, same fast path), one entry per time:
+    /// for estimators that need more than means (bootstrap intervals, paired differences).
+    public func sampleValues(times: [Double], samples: Int, origins: ForwardOrigins = .planted, seed: UInt64,
+                             progress: ProgressReporter? = nil) throws -> [ForwardSampleValues] {
         guard samples >= 2 else { throw ModelError("need at least 2 forward samples, got \(samples)") }
         for t in times { try validateTime(t) }
         let posterior = score.posterior
@@ -172,22 +204,15 @@ public struct ForwardSampling: Sendable {
             }
             return perTime
         }
-        var results: [ForwardEstimate] = []
+        var results: [ForwardSampleValues] = []
         for (k, t) in times.enumerated() {
             let rows = chunks.flatMap { $0[k] }
-            var e = ForwardEstimate(t: t, samples: samples, y2: MeanEstimate(rows.map(\.y2)), wOrigin: nil,
-                                    argmaxIsOrigin: nil, excessEntropy: nil, maxWeight: MeanEstimate(rows.map(\.wmax)),
-                                    classAgreement: nil, originClassProbability: nil)
-            if planted {
-                e.wOrigin = MeanEstimate(rows.map(\.wOrigin))
-                e.argmaxIsOrigin = MeanEstimate(rows.map(\.isMax))
-                e.excessEntropy = MeanEstimate(rows.map { -$0.lnW / Double(d) })
-            }
-            if wantsClasses {
-                e.classAgreement = MeanEstimate(rows.map(\.agree))
-                e.originClassProbability = MeanEstimate(rows.map(\.keep))
-            }
-            results.append(e)
+            results.append(ForwardSampleValues(
+                t: t, dimension: d, y2: rows.map(\.y2), maxWeight: rows.map(\.wmax),
+                wOrigin: planted ? rows.map(\.wOrigin) : nil, logWOrigin: planted ? rows.map(\.lnW) : nil,
+                argmaxIsOrigin: planted ? rows.map(\.isMax) : nil,
+                classAgreement: wantsClasses ? rows.map(\.agree) : nil,
+                originClassProbability: wantsClasses ? rows.map(\.keep) : nil))
             progress?.advance()
         }
         return results

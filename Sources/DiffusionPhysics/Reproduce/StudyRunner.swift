@@ -75,11 +75,11 @@ public protocol StudyKind {
 /// Runs study declarations and writes their reports.
 public enum StudyRunner {
     /// The study kinds known to the engine, by `measurement` name.
-    public static let kinds: [String: any StudyKind.Type] = {
+    public static var kinds: [String: any StudyKind.Type] {
         let all: [any StudyKind.Type] = [RegimesStudy.self, SpeciationGMMStudy.self, CollapseGMMStudy.self, SpeciationRealStudy.self,
                                          CollapseRealStudy.self, MemorizationNoveltyStudy.self, TheoryPanelsStudy.self, PoissonFlowStudy.self]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.measurement, $0) })
-    }()
+    }
 
     /// The `Analyses/` folder (beside `Data/`): `$DIFFPHYS_ANALYSES`, else found like `Data/`.
     public static func analysesDirectory() throws -> String {
