@@ -117,7 +117,6 @@ public struct ForwardSampling: Sendable {
         if case .planted = origins { planted = true } else { planted = false }
         let wantsClasses = score.classCount > 0 && (planted || originClasses != nil)
         let chunkSize = self.chunkSize
-        struct Row { var y2, wmax, wOrigin, lnW, isMax, agree, keep: Double }
         // chunks[c][k][r]: chunk c, time k, row r.
         let chunks = try Parallel.mapChunks(count: samples, chunkSize: chunkSize, threads: threads,
                                             makeWorkspace: { CommonNoiseWorkspace(score: score, capacity: chunkSize) }) { cw, range in
@@ -142,7 +141,7 @@ public struct ForwardSampling: Sendable {
                 cw.originNorm[r] = a2.squareRoot()
                 cw.noiseNorm[r] = z2.squareRoot()
             }
-            var perTime: [[Row]] = []
+            var perTime: [[SampleRow]] = []
             perTime.reserveCapacity(times.count)
             for t in times {
                 let decay = exp(-t), sd = ForwardProcess.delta(t).squareRoot()
@@ -182,24 +181,10 @@ public struct ForwardSampling: Sendable {
                         posterior.finish(p, 0..<b, outputs: outputs.subtracting(.mean))
                     }
                 }
-                perTime.append((0..<b).map { r -> Row in
+                perTime.append((0..<b).map { r in
                     let mu = originIndex[r]
-                    var row = Row(y2: ws.participationRatio[r], wmax: ws.maxWeight[r], wOrigin: .nan, lnW: .nan,
-                                  isMax: .nan, agree: .nan, keep: .nan)
-                    if planted {
-                        let w = ws.weights[r, mu]
-                        row.wOrigin = w
-                        row.lnW = w > 1e-300 ? log(w) : -Double.greatestFiniteMagnitude
-                        row.isMax = ws.argmax[r] == mu ? 1 : 0
-                    }
-                    if wantsClasses {
-                        var s = 0.0
-                        for c in 0..<score.classCount { let q = ws.classProbabilities[r, c]; s += q * q }
-                        row.agree = s
-                        let c0 = planted ? classes![mu] : originClasses![mu]
-                        row.keep = ws.classProbabilities[r, c0]
-                    }
-                    return row
+                    return SampleRow(ws, row: r, origin: mu, planted: planted,
+                                     originClass: wantsClasses ? (planted ? classes![mu] : originClasses![mu]) : nil)
                 })
             }
             return perTime
@@ -255,8 +240,7 @@ public struct ForwardSampling: Sendable {
         var results: [ForwardEstimate] = []
         for t in times {
             let decay = exp(-t), sd = ForwardProcess.delta(t).squareRoot()
-            struct Row { var y2, wmax, wOrigin, lnW, isMax, agree, keep: Double }
-            let chunks = try Parallel.mapChunks(count: samples, chunkSize: chunkSize, threads: threads,
+                let chunks = try Parallel.mapChunks(count: samples, chunkSize: chunkSize, threads: threads,
                                                 makeWorkspace: { score.makeWorkspace(capacity: chunkSize) }) { ws, range in
                 var x = Matrix<Double>(rows: range.count, columns: d)
                 for (r, i) in range.enumerated() {
@@ -271,25 +255,10 @@ public struct ForwardSampling: Sendable {
                     }
                 }
                 try score.evaluate(x, rows: range.count, t: t, workspace: ws, outputs: wantsClasses ? .classProbabilities : [])
-                return range.enumerated().map { r, i -> Row in
+                return range.enumerated().map { r, i in
                     let mu = draws[i].origin
-                    var row = Row(y2: ws.participationRatio[r], wmax: ws.maxWeight[r], wOrigin: .nan, lnW: .nan,
-                                  isMax: .nan, agree: .nan, keep: .nan)
-                    if planted {
-                        let w = ws.weights[r, mu]
-                        row.wOrigin = w
-                        // ln w_μ0 = ln k_μ0 − LSE, from the weight unless it underflowed.
-                        row.lnW = w > 1e-300 ? log(w) : -Double.greatestFiniteMagnitude
-                        row.isMax = ws.argmax[r] == mu ? 1 : 0
-                    }
-                    if wantsClasses {
-                        var s = 0.0
-                        for c in 0..<score.classCount { let p = ws.classProbabilities[r, c]; s += p * p }
-                        row.agree = s
-                        let c0 = planted ? classes![mu] : originClasses![mu]
-                        row.keep = ws.classProbabilities[r, c0]
-                    }
-                    return row
+                    return SampleRow(ws, row: r, origin: mu, planted: planted,
+                                     originClass: wantsClasses ? (planted ? classes![mu] : originClasses![mu]) : nil)
                 }
             }
             let rows = chunks.flatMap { $0 }
@@ -330,5 +299,30 @@ final class CommonNoiseWorkspace {
         originNorm = Array(repeating: 0, count: capacity)
         noiseNorm = Array(repeating: 0, count: capacity)
         errorNorms = Array(repeating: 0, count: capacity)
+    }
+}
+
+/// One forward sample's values, read off the workspace after its evaluation.
+struct SampleRow {
+    var y2, wmax, wOrigin, lnW, isMax, agree, keep: Double
+
+    /// Planted samples also give w_μ0, ln w_μ0 (−∞ if it underflowed) and 1{argmax = μ0};
+    /// with an origin class c0, Σ_c p_c² and p_{c0}.
+    init(_ ws: PosteriorWorkspace, row r: Int, origin mu: Int, planted: Bool, originClass c0: Int?) {
+        y2 = ws.participationRatio[r]
+        wmax = ws.maxWeight[r]
+        wOrigin = .nan; lnW = .nan; isMax = .nan; agree = .nan; keep = .nan
+        if planted {
+            let w = ws.weights[r, mu]
+            wOrigin = w
+            lnW = w > 1e-300 ? log(w) : -Double.greatestFiniteMagnitude
+            isMax = ws.argmax[r] == mu ? 1 : 0
+        }
+        if let c0 {
+            var s = 0.0
+            for c in 0..<ws.classes { let q = ws.classProbabilities[r, c]; s += q * q }
+            agree = s
+            keep = ws.classProbabilities[r, c0]
+        }
     }
 }

@@ -21,6 +21,29 @@ public enum FinalStep: String, Sendable, CaseIterable {
     case posteriorDraw = "draw"
 }
 
+extension FinalStep {
+    /// Applies the final step to the b rows of `x` at t_min (after `evaluate` with `.mean`):
+    /// returns the samples and, per row, the drawn component (or the argmax when nothing is drawn).
+    func apply<Model: ScoreModel>(model: Model, x: Matrix<Double>, t: Double, workspace ws: PosteriorWorkspace,
+                                  rngs: [RandomStream]) -> (Matrix<Double>, [Int]) {
+        let b = x.rows, d = x.columns
+        var samples = x
+        var components = Array(ws.argmax[0..<b])
+        switch self {
+        case .none: break
+        case .posteriorMean:
+            for j in 0..<(b * d) { samples.storage[j] = ws.mean.storage[j] }
+        case .posteriorDraw:
+            var a = [Double](repeating: 0, count: d)
+            for r in 0..<b {
+                components[r] = model.posteriorDraw(row: r, x: x, t: t, workspace: ws, rng: rngs[r], into: &a)
+                samples.setRow(r, a)
+            }
+        }
+        return (samples, components)
+    }
+}
+
 /// What a run records at every grid time (row = trajectory, column = grid index).
 public struct TrajectoryRecording: OptionSet, Sendable {
     public let rawValue: Int
@@ -146,19 +169,7 @@ public struct BackwardSDE<Model: ScoreModel>: Sendable {
         let tMin = times[times.count - 1]
         try model.evaluate(x, rows: b, t: tMin, workspace: ws, outputs: .mean)
         record(times.count - 1)
-        var samples = x
-        var components = Array(ws.argmax[0..<b])
-        switch finalStep {
-        case .none: break
-        case .posteriorMean:
-            for j in 0..<(b * d) { samples.storage[j] = ws.mean.storage[j] }
-        case .posteriorDraw:
-            var a = [Double](repeating: 0, count: d)
-            for r in 0..<b {
-                components[r] = model.posteriorDraw(row: r, x: x, t: tMin, workspace: ws, rng: rngs[r], into: &a)
-                samples.setRow(r, a)
-            }
-        }
+        let (samples, components) = finalStep.apply(model: model, x: x, t: tMin, workspace: ws, rngs: rngs)
         progress?.advance(b)
         return SamplerResult(samples: samples, lastStates: x, finalComponents: components,
                              argmaxPath: argmaxPath, participationPath: y2Path, statePath: statePath)

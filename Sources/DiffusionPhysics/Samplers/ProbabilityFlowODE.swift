@@ -60,19 +60,7 @@ public struct ProbabilityFlowODE<Model: ScoreModel>: Sendable {
             let decay = exp(-tMin)
             for j in 0..<(b * d) { x.storage[j] = y[j] * decay }
             try model.evaluate(x, rows: b, t: tMin, workspace: ws, outputs: .mean)
-            var samples = x
-            var components = Array(ws.argmax[0..<b])
-            switch finalStep {
-            case .none: break
-            case .posteriorMean:
-                for j in 0..<(b * d) { samples.storage[j] = ws.mean.storage[j] }
-            case .posteriorDraw:
-                var a = [Double](repeating: 0, count: d)
-                for r in 0..<b {
-                    components[r] = model.posteriorDraw(row: r, x: x, t: tMin, workspace: ws, rng: rngs[r], into: &a)
-                    samples.setRow(r, a)
-                }
-            }
+            let (samples, components) = finalStep.apply(model: model, x: x, t: tMin, workspace: ws, rngs: rngs)
             progress?.advance(b)
             return SamplerResult(samples: samples, lastStates: x, finalComponents: components,
                                  argmaxPath: [], participationPath: [])

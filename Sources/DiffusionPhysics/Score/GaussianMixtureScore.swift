@@ -31,43 +31,55 @@ public struct GaussianMixtureScore: ScoreModel {
         let d = model.d, k = model.k
         let delta = ForwardProcess.delta(t), decay = exp(-t)
         let gammas = model.variances.map { delta + $0 * decay * decay }
-        for i in 0..<rows {
-            var lmax = -Double.infinity
-            for c in 0..<k {
-                var d2 = 0.0
-                for j in 0..<d {
-                    let diff = x[i, j] - model.means[c, j] * decay
-                    d2 += diff * diff
-                }
-                let l = logWeights[c] - d2 / (2 * gammas[c]) - 0.5 * Double(d) * log(2 * Double.pi * gammas[c])
-                ws.weights[i, c] = l
-                lmax = max(lmax, l)
-            }
-            var sum = 0.0
-            for c in 0..<k { let e = exp(ws.weights[i, c] - lmax); ws.weights[i, c] = e; sum += e }
-            var y2 = 0.0, wmax = 0.0, best = 0
-            for c in 0..<k {
-                let w = ws.weights[i, c] / sum
-                ws.weights[i, c] = w
-                y2 += w * w
-                if w > wmax { wmax = w; best = c }
-                if outputs.contains(.classProbabilities) { ws.classProbabilities[i, c] = w }
-            }
-            ws.logSumExp[i] = lmax + log(sum)
-            ws.logDensity[i] = ws.logSumExp[i]
-            ws.participationRatio[i] = y2
-            ws.maxWeight[i] = wmax
-            ws.argmax[i] = best
-            if outputs.contains(.mean) {
-                for j in 0..<d { ws.mean[i, j] = 0 }
-                for c in 0..<k {
-                    let w = ws.weights[i, c], shrink = model.variances[c] * decay / gammas[c]
-                    for j in 0..<d {
-                        let mc = model.means[c, j]
-                        ws.mean[i, j] += w * (mc + shrink * (x[i, j] - mc * decay))
+        let shrinks = (0..<k).map { model.variances[$0] * decay / gammas[$0] }
+        let logNorms = (0..<k).map { logWeights[$0] - 0.5 * Double(d) * log(2 * Double.pi * gammas[$0]) }
+        let wantsMean = outputs.contains(.mean), wantsClasses = outputs.contains(.classProbabilities)
+        var logits = [Double](repeating: 0, count: k)
+        x.storage.withUnsafeBufferPointer { xs in
+            model.means.storage.withUnsafeBufferPointer { means in
+                ws.weights.storage.withUnsafeMutableBufferPointer { weights in
+                    ws.mean.storage.withUnsafeMutableBufferPointer { mean in
+                        for i in 0..<rows {
+                            let xi = xs.baseAddress! + i * d
+                            var lmax = -Double.infinity
+                            for c in 0..<k {
+                                let mc = means.baseAddress! + c * d
+                                var d2 = 0.0
+                                for j in 0..<d { let diff = xi[j] - mc[j] * decay; d2 += diff * diff }
+                                logits[c] = logNorms[c] - d2 / (2 * gammas[c])
+                                lmax = max(lmax, logits[c])
+                            }
+                            var sum = 0.0
+                            for c in 0..<k { logits[c] = exp(logits[c] - lmax); sum += logits[c] }
+                            var y2 = 0.0, wmax = 0.0, best = 0
+                            for c in 0..<k {
+                                let w = logits[c] / sum
+                                weights[i * k + c] = w
+                                y2 += w * w
+                                if w > wmax { wmax = w; best = c }
+                            }
+                            ws.logSumExp[i] = lmax + log(sum)
+                            ws.logDensity[i] = ws.logSumExp[i]
+                            ws.participationRatio[i] = y2
+                            ws.maxWeight[i] = wmax
+                            ws.argmax[i] = best
+                            if wantsMean {
+                                // m̂ = Σ_c r_c [m_c + (s_c² e^{−t}/Γ_c)(x − m_c e^{−t})].
+                                let mi = mean.baseAddress! + i * d
+                                for j in 0..<d { mi[j] = 0 }
+                                for c in 0..<k {
+                                    let w = weights[i * k + c], shrink = shrinks[c], mc = means.baseAddress! + c * d
+                                    let a = w * (1 - shrink * decay), bx = w * shrink
+                                    for j in 0..<d { mi[j] += a * mc[j] + bx * xi[j] }
+                                }
+                            }
+                        }
                     }
                 }
             }
+        }
+        if wantsClasses {
+            for i in 0..<rows { for c in 0..<k { ws.classProbabilities[i, c] = ws.weights[i, c] } }
         }
     }
 
