@@ -67,6 +67,7 @@ public enum SpeciationRealStudy: StudyKind {
         """
         try Gnuplot.render(script: script, to: context.path("speciation-real.png"))
         outcome.figure = "speciation-real.png"
+        outcome.notes.append("t_S = ½ ln Λ assumes the classes separate along the top principal component. For a pair that does not (e.g. T-shirt vs shirt, whose top component is shared brightness/shape variance), φ crosses 0.775 later in generation (smaller t) and the check disagrees: the speciation direction carries a smaller eigenvalue ([ABBM26], THEORY §2.1).")
         outcome.notes.append("Preprocessing as the paper (THEORY §4.2): x/255 (digits x/16), first k images per class in file order, global scalar mean removed; Λ from the unbiased per-pixel covariance.")
         return outcome
     }
