@@ -1,5 +1,7 @@
 import ArgumentParser
 import DiffusionPhysics
+import DiffusionBench
+import DiffusionStudies
 import Foundation
 import GSLKit
 

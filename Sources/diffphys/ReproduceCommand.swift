@@ -1,5 +1,6 @@
 import ArgumentParser
 import DiffusionPhysics
+import DiffusionStudies
 import Foundation
 
 struct ReproduceCommand: ParsableCommand {

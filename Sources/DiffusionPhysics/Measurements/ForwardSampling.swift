@@ -205,7 +205,7 @@ public struct ForwardSampling: Sendable {
 
     /// The straightforward per-time protocol (the papers' code): at every t, build x and run the
     /// full engine (one product of cost O(B·n·d) per time). Kept as the reference of the tests.
-    func estimateReference(times: [Double], samples: Int, origins: ForwardOrigins = .planted, seed: UInt64,
+    public func estimateReference(times: [Double], samples: Int, origins: ForwardOrigins = .planted, seed: UInt64,
                            progress: ProgressReporter? = nil) throws -> [ForwardEstimate] {
         guard samples >= 2 else { throw ModelError("need at least 2 forward samples, got \(samples)") }
         for t in times { try validateTime(t) }

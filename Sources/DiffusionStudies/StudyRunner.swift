@@ -1,3 +1,4 @@
+import DiffusionPhysics
 import Foundation
 
 /// How a measurement must relate to its prediction.

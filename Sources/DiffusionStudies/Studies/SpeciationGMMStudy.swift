@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 2, "Speciation on the two-class mixture" ([BBdBM] Fig. 2, THEORY §5 F2): φ(t) from

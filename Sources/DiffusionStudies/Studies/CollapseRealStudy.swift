@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 5, "Collapse on real data" ([BBdBM] Fig. 5, THEORY §3.4–3.5, §5 F5): on Fashion-MNIST with

@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 4, "Speciation on real data" ([BBdBM] Fig. 4, THEORY §4.2, §5 F4): Fashion-MNIST class

@@ -1,3 +1,4 @@
+import DiffusionPhysics
 import Foundation
 
 /// Figures through gnuplot (Debian `gnuplot-nox`, pngcairo). Every figure leaves its data and a

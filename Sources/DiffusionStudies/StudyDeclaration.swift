@@ -1,3 +1,4 @@
+import DiffusionPhysics
 import Foundation
 
 /// A parameter value in a study file: a number, a list of numbers, or text.

@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 6, "Memorisation vs novelty" ([BBdBM] SI Fig. F6, THEORY §5 F6): generated Fashion-MNIST

@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 1, "Regimes" ([BBdBM] Fig. 1, THEORY §5 F1): backward trajectories of a 2-D two-class

@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 8, "PFGM++ against diffusion" (POISSON_FLOW.md §5, §8; issue 7): for the exact-empirical

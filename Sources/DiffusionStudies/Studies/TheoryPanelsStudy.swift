@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 7, "Theory panels" (THEORY §2.2, §2.4, §3.2, §3.3, §5 extras): the potential V(q, t)

@@ -1,4 +1,5 @@
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Study 3, "Collapse on the two-class mixture" ([BBdBM] Fig. 3, THEORY §5 F3): the excess

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import DiffusionPhysics
 import GSLKit
 
 /// Median and spread of repeated timings (seconds).
