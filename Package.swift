@@ -3,12 +3,16 @@ import PackageDescription
 
 // Layers, each importing only the ones above it in this list:
 //   CGSL, COpenBLAS, CZlib   C system libraries (Debian: libgsl-dev, libopenblas-dev, zlib1g-dev)
-//   GSLKit                   thin, safe Swift wrappers: errors instead of aborts, owned resources
+//   CVectorKernels           the softmax's vector loops in C, built per x86-64 level, chosen at run time
+//   GSLKit                   thin, safe Swift wrappers: errors instead of aborts, owned resources;
+//                            the only Swift code that touches raw pointers
 //   DiffusionPhysics         datasets, forward process, scores and kernels, samplers, measurements, theory
 //   DiffusionStudies         the lecture studies (Analyses/), gnuplot figures, reports
 //   DiffusionBench           `diffphys bench`: timings beside a BLAS floor
 //   diffphys                 the command line
-let optimise: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+//
+// No unsafe flags: the package can be used as a dependency. Speed-critical vector code is in
+// CVectorKernels, which compiles one copy per instruction-set level from plain C.
 
 let package = Package(
     name: "DiffusionPhysics",
@@ -26,20 +30,21 @@ let package = Package(
         .systemLibrary(name: "CGSL", path: "Sources/CGSL", pkgConfig: "gsl",
                        providers: [.apt(["libgsl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "GSLKit", dependencies: ["COpenBLAS", "CGSL", "CZlib"], swiftSettings: optimise),
-        .target(name: "DiffusionPhysics", dependencies: ["GSLKit"], swiftSettings: optimise),
-        .target(name: "DiffusionStudies", dependencies: ["DiffusionPhysics", "GSLKit"], swiftSettings: optimise),
-        .target(name: "DiffusionBench", dependencies: ["DiffusionPhysics", "GSLKit"], swiftSettings: optimise),
+        .target(name: "CVectorKernels", exclude: ["VectorKernelsBody.inc"]),
+        .target(name: "GSLKit", dependencies: ["COpenBLAS", "CGSL", "CZlib", "CVectorKernels"]),
+        .target(name: "DiffusionPhysics", dependencies: ["GSLKit"]),
+        .target(name: "DiffusionStudies", dependencies: ["DiffusionPhysics", "GSLKit"]),
+        .target(name: "DiffusionBench", dependencies: ["DiffusionPhysics", "GSLKit"]),
         .executableTarget(
             name: "diffphys",
             dependencies: [
                 "DiffusionPhysics", "DiffusionStudies", "DiffusionBench", "GSLKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: optimise),
-        .testTarget(name: "GSLKitTests", dependencies: ["GSLKit"], swiftSettings: optimise),
+            ]),
+        .testTarget(name: "GSLKitTests", dependencies: ["GSLKit"]),
         .testTarget(name: "DiffusionPhysicsTests", dependencies: ["DiffusionPhysics", "GSLKit"],
-                    resources: [.copy("Fixtures")], swiftSettings: optimise),
-        .testTarget(name: "DiffphysTests", dependencies: ["DiffusionPhysics", "DiffusionStudies", "diffphys"], swiftSettings: optimise),
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PackageTests", dependencies: ["DiffusionPhysics"]),
+        .testTarget(name: "DiffphysTests", dependencies: ["DiffusionPhysics", "DiffusionStudies", "diffphys"]),
     ]
 )

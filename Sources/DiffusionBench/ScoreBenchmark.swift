@@ -99,8 +99,7 @@ public enum ScoreBenchmark {
         guard threads >= 1, repetitions >= 1 else { throw ModelError("bench needs threads ≥ 1 and repetitions ≥ 1") }
         let t = 1.0
         let (points, labels, x) = inputs(shape, t: t)
-        let savedThreads = BLAS.threads
-        defer { BLAS.setThreads(savedThreads) }
+        Threads.pinBLAS()
         var timings: [String: Timing] = [:]
 
         // (a) The floor: two bare products, BLAS on `threads` cores, then on one.
@@ -111,10 +110,10 @@ public enum ScoreBenchmark {
         var meanF = Matrix<Float>(rows: shape.B, columns: shape.d)
         func floor64() { BLAS.multiplyTransposed(x, points, into: &dots); BLAS.multiply(dots, points, into: &mean) }
         func floor32() { BLAS.multiplyTransposed(xF, pointsF, into: &dotsF); BLAS.multiply(dotsF, pointsF, into: &meanF) }
-        BLAS.setThreads(threads)
-        timings["floor"] = time(repetitions, floor64)
-        timings["floorF32"] = time(repetitions, floor32)
-        BLAS.setThreads(1)
+        Threads.withBLASThreads(threads) {
+            timings["floor"] = time(repetitions, floor64)
+            timings["floorF32"] = time(repetitions, floor32)
+        }
         timings["floorOneThread"] = time(repetitions, floor64)
         log("floor done")
 
@@ -175,8 +174,10 @@ public enum ScoreBenchmark {
             // (d) A forward E[Y2]/f^e/φ curve: common noise vs the per-time protocol.
             let times = (0..<curveTimes).map { 1e-2 * pow(500.0, Double($0) / Double(max(1, curveTimes - 1))) }
             let fs = ForwardSampling(score: score, threads: threads, chunkSize: 64)
+            var perTime = fs
+            perTime.commonNoise = false
             let fast = try time(max(1, repetitions / 2)) { _ = try fs.estimate(times: times, samples: shape.B, seed: 1) }
-            let reference = try time(1) { _ = try fs.estimateReference(times: times, samples: shape.B, seed: 1) }
+            let reference = try time(1) { _ = try perTime.estimate(times: times, samples: shape.B, seed: 1) }
             result.forwardCurveSeconds = fast.median
             result.forwardCurveReferenceSeconds = reference.median
             result.curveTimes = curveTimes

@@ -3,31 +3,30 @@ import COpenBLAS
 import Glibc
 #endif
 
-/// Scalars with an OpenBLAS GEMM (`cblas_dgemm` / `cblas_sgemm`).
-public protocol BLASScalar: BinaryFloatingPoint, Sendable {
-    /// C = alpha op(A) op(B) + beta C on row-major buffers.
-    static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
-                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
-                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
-}
+/// Scalars with an OpenBLAS GEMM: `Double` (`cblas_dgemm`) and `Float` (`cblas_sgemm`).
+public protocol BLASScalar: BinaryFloatingPoint, Sendable {}
 
-extension Double: BLASScalar {
-    @inlinable
-    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
-                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
-                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
-        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
-}
+extension Double: BLASScalar {}
+extension Float: BLASScalar {}
 
-extension Float: BLASScalar {
-    @inlinable
-    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+/// C = alpha op(A) op(B) + beta C on row-major buffers; GSLKit-internal (no pointer leaves it).
+@usableFromInline
+func gemm<S: BLASScalar>(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: S,
+                         a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
+                         beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+    let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
+    if S.self == Double.self {
+        cblas_dgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), Double(alpha),
+                    UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), Int32(lda),
+                    UnsafeRawPointer(b).assumingMemoryBound(to: Double.self), Int32(ldb), Double(beta),
+                    UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), Int32(ldc))
+    } else if S.self == Float.self {
+        cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), Float(alpha),
+                    UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), Int32(lda),
+                    UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), Int32(ldb), Float(beta),
+                    UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), Int32(ldc))
+    } else {
+        preconditionFailure("BLASScalar is Double or Float")
     }
 }
 
@@ -46,7 +45,7 @@ public enum BLAS {
         a.storage.withUnsafeBufferPointer { pa in
             b.storage.withUnsafeBufferPointer { pb in
                 c.storage.withUnsafeMutableBufferPointer { pc in
-                    S.gemm(transposeA: false, transposeB: true, m: m, n: b.rows, k: a.columns, alpha: alpha,
+                    gemm(transposeA: false, transposeB: true, m: m, n: b.rows, k: a.columns, alpha: alpha,
                            a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns,
                            beta: beta, c: pc.baseAddress!, ldc: c.columns)
                 }
@@ -66,7 +65,7 @@ public enum BLAS {
         a.storage.withUnsafeBufferPointer { pa in
             b.storage.withUnsafeBufferPointer { pb in
                 c.storage.withUnsafeMutableBufferPointer { pc in
-                    S.gemm(transposeA: false, transposeB: false, m: m, n: b.columns, k: a.columns, alpha: alpha,
+                    gemm(transposeA: false, transposeB: false, m: m, n: b.columns, k: a.columns, alpha: alpha,
                            a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns,
                            beta: beta, c: pc.baseAddress!, ldc: c.columns)
                 }
@@ -80,7 +79,7 @@ public enum BLAS {
         if a.rows == 0 || a.columns == 0 { return c }
         a.storage.withUnsafeBufferPointer { pa in
             c.storage.withUnsafeMutableBufferPointer { pc in
-                Double.gemm(transposeA: true, transposeB: false, m: a.columns, n: a.columns, k: a.rows, alpha: alpha,
+                gemm(transposeA: true, transposeB: false, m: a.columns, n: a.columns, k: a.rows, alpha: alpha,
                             a: pa.baseAddress!, lda: a.columns, b: pa.baseAddress!, ldb: a.columns,
                             beta: 0, c: pc.baseAddress!, ldc: a.columns)
             }
@@ -92,15 +91,6 @@ public enum BLAS {
     static func scaleOrZero<S: BLASScalar>(_ c: inout Matrix<S>, rows: Int, beta: S) {
         for i in 0..<(rows * c.columns) { c.storage[i] = beta == 0 ? 0 : beta * c.storage[i] }
     }
-
-    /// Number of threads OpenBLAS uses for one product (process-wide).
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-    }
-
-    /// Sets OpenBLAS's thread count (process-wide). The parallel engine sets it to 1 while it runs
-    /// its own workers, so products never oversubscribe the cores.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
     /// True when the process's `cblas_dgemm` is OpenBLAS's, not GSL's reference `libgslcblas`
     /// (which links silently and is ~10× slower: ENGINEERING.md pitfall 2).

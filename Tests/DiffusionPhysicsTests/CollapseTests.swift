@@ -17,7 +17,7 @@ final class CollapseTests: XCTestCase {
     func testPlantedSamplesMatchForwardSampling() throws {
         let (score, _, _) = try gaussianScore(d: 12, n: 150)
         let times = [0.2, 0.6, 1.5]
-        let reference = try ForwardSampling(score: score, threads: 2).estimateReference(times: times, samples: 300, seed: 7)
+        let reference = try ForwardReference.estimate(score: score, times: times, samples: 300, origins: .planted, seed: 7)
         let m = CollapseMeasurement(score: score, threads: 2)
         for (t, e) in zip(times, reference) {
             let s = try m.plantedSamples(t: t, samples: 300, seed: 7)

@@ -6,14 +6,12 @@ import GSLKit
 ///
 /// Determinism: chunk boundaries depend only on `count` and `chunkSize`, never on the thread
 /// count, and each trajectory draws from its own `RandomStream(seed:stream:)`; results are
-/// stored by chunk index. With BLAS pinned to one thread inside workers, the same seed gives
+/// stored by chunk index. BLAS is pinned to one thread (`Threads`), so the same seed gives
 /// bit-identical results on 1 or N threads.
 public enum Parallel {
-    /// Worker threads to use by default: `DIFFPHYS_THREADS` if set, else the active core count.
-    public static var defaultThreads: Int {
-        if let text = ProcessInfo.processInfo.environment["DIFFPHYS_THREADS"], let v = Int(text), v >= 1 { return v }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }
+    /// Worker threads to use by default: `Threads.workers` (the process's one thread budget:
+    /// `--threads`, else `DIFFPHYS_THREADS`, else the active core count).
+    public static var defaultThreads: Int { Threads.workers }
 
     /// Default number of trajectories per chunk (one batched score evaluation).
     public static let defaultChunkSize = 64
@@ -27,6 +25,7 @@ public enum Parallel {
     ) throws -> [Result] {
         precondition(chunkSize >= 1, "chunkSize must be ≥ 1")
         if count <= 0 { return [] }
+        Threads.pinBLAS()
         let chunks = (count + chunkSize - 1) / chunkSize
         let range: @Sendable (Int) -> Range<Int> = { c in (c * chunkSize)..<min(count, (c + 1) * chunkSize) }
         let workers = max(1, min(threads, chunks))
@@ -34,9 +33,6 @@ public enum Parallel {
             var ws = try makeWorkspace()
             return try (0..<chunks).map { try body(&ws, range($0)) }
         }
-        let savedBLASThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(savedBLASThreads) }
         let collector = ChunkCollector<Result>(chunks: chunks)
         let job = ChunkJob(makeWorkspace: makeWorkspace, body: body)
         let work: @Sendable (Int) -> Void = { worker in

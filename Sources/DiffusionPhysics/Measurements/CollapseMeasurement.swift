@@ -14,12 +14,29 @@ public struct PlantedForwardSamples: Sendable {
     public var y2: [Double]
     /// w_μ0, the posterior weight of the origin.
     public var wOrigin: [Double]
-    /// ln w_μ0 (−∞ clipped to −greatestFiniteMagnitude only if the weight underflowed).
+    /// ln w_μ0, exact from the squared distance (finite where w_μ0 underflows).
     public var logWOrigin: [Double]
     /// 1 if argmax_μ w_μ = μ0, else 0.
     public var argmaxIsOrigin: [Double]
     /// max_μ w_μ.
     public var maxWeight: [Double]
+
+    /// The planted columns of a forward ensemble's values (which must have been planted).
+    public init(_ v: ForwardSampleValues) throws {
+        guard let w = v.wOrigin, let lnW = v.logWOrigin, let isMax = v.argmaxIsOrigin else {
+            throw ModelError("planted values need planted origins")
+        }
+        self.init(t: v.t, y2: v.y2, wOrigin: w, logWOrigin: lnW, argmaxIsOrigin: isMax, maxWeight: v.maxWeight)
+    }
+
+    public init(t: Double, y2: [Double], wOrigin: [Double], logWOrigin: [Double], argmaxIsOrigin: [Double], maxWeight: [Double]) {
+        self.t = t
+        self.y2 = y2
+        self.wOrigin = wOrigin
+        self.logWOrigin = logWOrigin
+        self.argmaxIsOrigin = argmaxIsOrigin
+        self.maxWeight = maxWeight
+    }
 }
 
 /// Measured collapse order parameters at one time t (THEORY §3.3–3.4), with standard errors.
@@ -142,10 +159,7 @@ public struct CollapseMeasurement: Sendable {
                                progress: ProgressReporter? = nil) throws -> [PlantedForwardSamples] {
         try ForwardSampling(score: score, threads: threads, chunkSize: chunkSize)
             .sampleValues(times: times, samples: samples, origins: .planted, seed: seed, progress: progress)
-            .map { v in
-                PlantedForwardSamples(t: v.t, y2: v.y2, wOrigin: v.wOrigin!, logWOrigin: v.logWOrigin!,
-                                      argmaxIsOrigin: v.argmaxIsOrigin!, maxWeight: v.maxWeight)
-            }
+            .map { try PlantedForwardSamples($0) }
     }
 
     /// The collapse curve at each time: planted estimators from `samples` forward samples (seed

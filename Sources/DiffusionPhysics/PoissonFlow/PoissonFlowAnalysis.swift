@@ -96,37 +96,15 @@ public enum PoissonFlowAnalysis {
         guard samples >= 2 else { throw ModelError("need ≥ 2 samples") }
         guard !sigmas.isEmpty, sigmas.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw ModelError("σ levels must be finite and > 0") }
         guard epsilon > 0, epsilon < 1 else { throw ModelError("ε must be in (0, 1)") }
-        let N = model.dimension, c = model.classCount
-        let unit = try model.samplePrior(sigma: 1, count: samples, seed: seed, domain: .poissonMarginal)
-        var noise = unit.points
-        for i in 0..<samples { for j in 0..<N { noise.storage[i * N + j] -= model.points[unit.origins[i], j] } }
-        let chunk = Parallel.defaultChunkSize
-        struct Part { var collapsed: [[Double]]; var wmax: [[Double]]; var phi: [[Double]] }
-        let parts = try Parallel.mapChunks(count: samples, chunkSize: chunk, threads: threads,
-                                           makeWorkspace: { model.makeWorkspace(capacity: chunk) }) { ws, range -> Part in
-            let b = range.count
-            var x = Matrix<Double>(rows: b, columns: N)
-            var part = Part(collapsed: [], wmax: [], phi: [])
-            for sigma in sigmas {
-                for (r, i) in range.enumerated() {
-                    for j in 0..<N { x.storage[r * N + j] = model.points[unit.origins[i], j] + sigma * noise.storage[i * N + j] }
-                }
-                try model.evaluate(x, rows: b, sigma: sigma, workspace: ws, outputs: c > 0 ? .classProbabilities : [])
-                part.collapsed.append((0..<b).map { ws.maxWeight[$0] >= 1 - epsilon ? 1 : 0 })
-                part.wmax.append(Array(ws.maxWeight[0..<b]))
-                if c > 0 {
-                    part.phi.append((0..<b).map { r in (0..<c).reduce(0.0) { $0 + ws.classProbabilities[r, $1] * ws.classProbabilities[r, $1] } })
-                }
-            }
-            progress?.advance(b)
-            return part
-        }
-        var points: [MarginalPoint] = []
-        for (k, sigma) in sigmas.enumerated() {
-            let coll = parts.flatMap { $0.collapsed[k] }
-            points.append(MarginalPoint(sigma: sigma, r: model.isDiffusion ? nil : model.r(sigma: sigma),
-                                        collapseFraction: MeanEstimate(coll), maxWeight: MeanEstimate(parts.flatMap { $0.wmax[k] }),
-                                        classAgreement: c > 0 ? MeanEstimate(parts.flatMap { $0.phi[k] }) : nil))
+        let c = model.classCount
+        let ensemble = try ForwardEnsemble(model: .poissonFlow(model), origins: .poissonMarginal(model),
+                                           statistics: .classes, threads: threads)
+        let values = try ensemble.sampleValues(levels: sigmas, samples: samples, seed: seed, progress: progress)
+        let points = values.map { v in
+            MarginalPoint(sigma: v.t, r: model.isDiffusion ? nil : model.r(sigma: v.t),
+                          collapseFraction: MeanEstimate(v.maxWeight.map { $0 >= 1 - epsilon ? 1 : 0 }),
+                          maxWeight: MeanEstimate(v.maxWeight),
+                          classAgreement: c > 0 ? MeanEstimate(v.classAgreement ?? []) : nil)
         }
         let logS = sigmas.map { log($0) }
         func crossing(_ values: [Double], _ errors: [Double], _ level: Double) -> LevelCrossing? {

@@ -35,47 +35,41 @@ public struct GaussianMixtureScore: ScoreModel {
         let logNorms = (0..<k).map { logWeights[$0] - 0.5 * Double(d) * log(2 * Double.pi * gammas[$0]) }
         let wantsMean = outputs.contains(.mean), wantsClasses = outputs.contains(.classProbabilities)
         var logits = [Double](repeating: 0, count: k)
-        x.storage.withUnsafeBufferPointer { xs in
-            model.means.storage.withUnsafeBufferPointer { means in
-                ws.weights.storage.withUnsafeMutableBufferPointer { weights in
-                    ws.mean.storage.withUnsafeMutableBufferPointer { mean in
-                        for i in 0..<rows {
-                            let xi = xs.baseAddress! + i * d
-                            var lmax = -Double.infinity
-                            for c in 0..<k {
-                                let mc = means.baseAddress! + c * d
-                                var d2 = 0.0
-                                for j in 0..<d { let diff = xi[j] - mc[j] * decay; d2 += diff * diff }
-                                logits[c] = logNorms[c] - d2 / (2 * gammas[c])
-                                lmax = max(lmax, logits[c])
-                            }
-                            var sum = 0.0
-                            for c in 0..<k { logits[c] = exp(logits[c] - lmax); sum += logits[c] }
-                            var y2 = 0.0, wmax = 0.0, best = 0
-                            for c in 0..<k {
-                                let w = logits[c] / sum
-                                weights[i * k + c] = w
-                                y2 += w * w
-                                if w > wmax { wmax = w; best = c }
-                            }
-                            ws.logSumExp[i] = lmax + log(sum)
-                            ws.logDensity[i] = ws.logSumExp[i]
-                            ws.participationRatio[i] = y2
-                            ws.maxWeight[i] = wmax
-                            ws.argmax[i] = best
-                            if wantsMean {
-                                // m̂ = Σ_c r_c [m_c + (s_c² e^{−t}/Γ_c)(x − m_c e^{−t})].
-                                let mi = mean.baseAddress! + i * d
-                                for j in 0..<d { mi[j] = 0 }
-                                for c in 0..<k {
-                                    let w = weights[i * k + c], shrink = shrinks[c], mc = means.baseAddress! + c * d
-                                    let a = w * (1 - shrink * decay), bx = w * shrink
-                                    for j in 0..<d { mi[j] += a * mc[j] + bx * xi[j] }
-                                }
-                            }
-                        }
-                    }
+        var meanRow = [Double](repeating: 0, count: d)
+        for i in 0..<rows {
+            let xi = i * d
+            var lmax = -Double.infinity
+            for c in 0..<k {
+                let mc = c * d
+                var d2 = 0.0
+                for j in 0..<d { let diff = x.storage[xi + j] - model.means.storage[mc + j] * decay; d2 += diff * diff }
+                logits[c] = logNorms[c] - d2 / (2 * gammas[c])
+                lmax = max(lmax, logits[c])
+            }
+            var sum = 0.0
+            for c in 0..<k { logits[c] = exp(logits[c] - lmax); sum += logits[c] }
+            var y2 = 0.0, wmax = 0.0, best = 0
+            for c in 0..<k {
+                let w = logits[c] / sum
+                logits[c] = w
+                ws.weights.storage[i * k + c] = w
+                y2 += w * w
+                if w > wmax { wmax = w; best = c }
+            }
+            ws.logSumExp[i] = lmax + log(sum)
+            ws.logDensity[i] = ws.logSumExp[i]
+            ws.participationRatio[i] = y2
+            ws.maxWeight[i] = wmax
+            ws.argmax[i] = best
+            if wantsMean {
+                // m̂ = Σ_c r_c [m_c + (s_c² e^{−t}/Γ_c)(x − m_c e^{−t})].
+                for j in 0..<d { meanRow[j] = 0 }
+                for c in 0..<k {
+                    let w = logits[c], shrink = shrinks[c], mc = c * d
+                    let a = w * (1 - shrink * decay), bx = w * shrink
+                    for j in 0..<d { meanRow[j] += a * model.means.storage[mc + j] + bx * x.storage[xi + j] }
                 }
+                for j in 0..<d { ws.mean.storage[xi + j] = meanRow[j] }
             }
         }
         if wantsClasses {
