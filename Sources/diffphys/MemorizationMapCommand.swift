@@ -21,7 +21,7 @@ struct MemorizationMapCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Comma-separated training-set sizes n.") var n: String
-    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only).") var d: String?
+    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only; default: the spec's d).") var d: String?
     @Option(help: "Comma-separated forward times t > 0.") var times = TimeList([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3])
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     var samples: Int { sampleCount.samples }

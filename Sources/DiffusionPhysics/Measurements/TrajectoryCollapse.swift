@@ -87,7 +87,7 @@ public struct TrajectoryCollapse: Sendable {
     public var settings: SDESettings
     public var threads: Int
 
-    public init(score: EmpiricalScore, settings: SDESettings = SDESettings(), threads: Int = Parallel.defaultThreads) {
+    public init(score: EmpiricalScore, settings: SDESettings, threads: Int = Parallel.defaultThreads) {
         self.score = score
         self.settings = settings
         self.threads = threads
