@@ -16,14 +16,15 @@ struct BenchCommand: ParsableCommand {
         (after one warm-up); the machine should be otherwise idle.
         """)
 
-    @Option(name: .customLong("B"), help: "Particles per score step (with --n and --d: one shape).") var B: Int?
-    @Option(help: "Training points.") var n: Int?
-    @Option(help: "Dimension.") var d: Int?
+    @Option(name: .customLong("B"), help: "Particles per score step (with --n and --d: one shape; default: the standard set of shapes).") var B: Int?
+    @Option(help: "Training points (default: the standard set of shapes).") var n: Int?
+    @Option(help: "Dimension (default: the standard set of shapes).") var d: Int?
     @Option(name: .customLong("repeat"), help: "Repetitions per timing (median reported).") var repetitions: Int = 5
     @Flag(help: "Skip the generation and forward-curve workloads.") var kernelOnly = false
     @Option(help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
     var fmnistSamples: Int = 0
-    @Flag(help: "Print machine-readable JSON.") var json = false
+    @OptionGroup var format: JSONOptions
+    var json: Bool { format.json }
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {

@@ -22,27 +22,22 @@ struct CollapseCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Comma-separated forward times (default: --auto).") var times: String?
-    @Flag(help: "Log-spaced times around the predicted t_C (the default).") var auto = false
-    @Option(help: "Number of times for --auto.") var points = 20
-    @Option(help: "Forward samples per time (planted, and non-planted).") var samples = 2000
+    @OptionGroup var timeGrid: TimeGridOptions<Self>
+    @OptionGroup var sampleCount: SampleCountOptions<Self>
+    @OptionGroup var sde: SDEOptions
     @Option(help: "Backward SDE trajectories for hat t_C and f_mem (0: skip).") var trajectories = 200
-    @Option(help: "Geometric SDE steps from T to t_min.") var steps = 200
-    @Option(name: .customLong("T"), help: "Start time T of the trajectories (x(T) ~ N(0, I)).") var horizon: Double = 6
-    @Option(help: "Final time t_min > 0 of the trajectories.") var tMin: Double = 1e-3
     @Option(help: "Clone pairs per time for φ_C (0: skip; costly).") var clones = 0
     @Option(help: "Fresh population points for the non-planted ensemble (gaussian/gmm2; 0: skip).") var fresh = 2000
 
+    var samples: Int { sampleCount.samples }
+    var horizon: Double { sde.resolvedHorizon }
+    var tMin: Double { sde.tMin }
+    var steps: Int { sde.steps }
+
     func validate() throws {
-        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
-        guard points >= 3 else { throw ValidationError("--points must be ≥ 3") }
+        guard timeGrid.points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard trajectories == 0 || trajectories >= 2 else { throw ValidationError("--trajectories must be 0 or ≥ 2") }
-        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
         guard clones >= 0, fresh >= 0 else { throw ValidationError("--clones and --fresh must be ≥ 0") }
-        guard tMin.isFinite, tMin > 0, horizon.isFinite, horizon > tMin else {
-            throw ValidationError("need T > t-min > 0 (got T = \(horizon), t-min = \(tMin))")
-        }
-        if times != nil && auto { throw ValidationError("give --times or --auto, not both") }
     }
 
     struct CurveRow: Encodable {
@@ -77,10 +72,10 @@ struct CollapseCommand: ParsableCommand {
         let score = try EmpiricalScore(data)
         let pred = try CollapsePredictions(spec: spec, data: data)
         let grid: [Double]
-        if let times {
-            grid = try parseNumbers(times, option: "--times")
-            guard grid.allSatisfy({ $0 > 0 }) else { throw ValidationError("--times must be > 0") }
+        if let times = timeGrid.times {
+            grid = times.values
         } else {
+            let points = timeGrid.points
             let centre = pred.tCGaussian ?? pred.tCSpectrum
             let lo = max(1e-3, centre / 20), hi = max(3 * centre, 3)
             grid = (0..<points).map { lo * pow(hi / lo, Double($0) / Double(points - 1)) }
@@ -99,14 +94,14 @@ struct CollapseCommand: ParsableCommand {
         let measured = MeasuredCollapseTimes(curve: curve, alpha: pred.alpha)
         var traj: TrajectoryCollapseResult? = nil
         if trajectories > 0 {
-            traj = try TrajectoryCollapse(score: score, horizon: horizon, tMin: tMin, steps: steps, threads: threadOptions.count)
+            traj = try TrajectoryCollapse(score: score, settings: sde.settings, threads: threadOptions.count)
                 .run(trajectories: trajectories, seed: dataOptions.seed)
             progress.advance()
         }
         var phiC: [Double: MeanEstimate] = [:]
         if clones > 0 {
             let inside = grid.filter { $0 > tMin && $0 < horizon }
-            let est = try CloningExperiment(model: score, horizon: horizon, tMin: tMin, steps: steps, threads: threadOptions.count)
+            let est = try CloningExperiment(model: score, settings: sde.settings, threads: threadOptions.count)
                 .run(branchTimes: inside, pairs: clones, seed: dataOptions.seed)
             for e in est { phiC[e.t] = e.sameComponent }
             progress.advance()
@@ -176,7 +171,7 @@ struct CollapseCommand: ParsableCommand {
         }
         if let tr = out.trajectory {
             print("")
-            print("Per-trajectory collapse (\(tr.count) backward SDE trajectories, T = \(horizon) → t_min = \(tMin), \(steps) geometric steps)")
+            print("Per-trajectory collapse (\(tr.count) backward SDE trajectories, T = \(horizon) → t_min = \(tMin), \(steps) \(sde.grid.rawValue) steps, \(sde.scheme.rawValue))")
             print("  hat t_C mean \(f(tr.mean)) ± \(f(tr.stderr)), median \(f(tr.median))")
             let centres = tr.histogram.centres
             for (c, k) in zip(centres, tr.histogram.counts) {
@@ -226,4 +221,11 @@ struct CollapseCommand: ParsableCommand {
         lines.append("plot " + plots.joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
     }
+}
+
+extension CollapseCommand: TimeGridDefaults, SampleCountDefaults {
+    /// --auto: 20 log-spaced times around the predicted t_C.
+    static let points = 20
+    /// Forward samples per time (planted, and non-planted).
+    static let samples = 2000
 }

@@ -26,4 +26,15 @@ struct DiffPhys: ParsableCommand {
             PFGMCommand.self,
             BenchCommand.self,
         ])
+
+    /// Parses and runs the command; library errors are reported with the flag of the parameter
+    /// they name (`CLIError`).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: CLIError.map(error))
+        }
+    }
 }

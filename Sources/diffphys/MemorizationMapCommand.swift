@@ -21,14 +21,14 @@ struct MemorizationMapCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Comma-separated training-set sizes n.") var n: String
-    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only).") var d: String?
-    @Option(help: "Comma-separated forward times.") var times: String = "0.02,0.05,0.1,0.2,0.3,0.5,0.7,1,1.5,2,3"
-    @Option(help: "Forward samples per (n, d, t).") var samples = 1000
+    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only; default: the spec's d).") var d: String?
+    @Option(help: "Comma-separated forward times t > 0.") var times = TimeList([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3])
+    @OptionGroup var sampleCount: SampleCountOptions<Self>
+    var samples: Int { sampleCount.samples }
     @Option(help: "Output directory (map.csv, thresholds.csv).") var out: String
     @Option(help: .hidden) var stopAfter: Int?
 
     func validate() throws {
-        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
     }
 
     struct Output: Encodable {
@@ -50,7 +50,7 @@ struct MemorizationMapCommand: ParsableCommand {
         let spec = try dataOptions.spec()
         let ns = try integers(n, option: "--n")
         let ds = try d.map { try integers($0, option: "--d") }
-        let ts = try parseNumbers(times, option: "--times")
+        let ts = times.values
         let map: MemorizationMap
         do {
             map = try MemorizationMap(spec: spec, ns: ns, ds: ds, times: ts, samples: samples, seed: dataOptions.seed,
@@ -123,4 +123,9 @@ struct MemorizationMapCommand: ParsableCommand {
         lines.append("plot " + plots.joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 1000, height: 700)
     }
+}
+
+extension MemorizationMapCommand: SampleCountDefaults {
+    /// Forward samples per (n, d, t).
+    static let samples = 1000
 }

@@ -20,18 +20,120 @@ struct DataOptions: ParsableArguments {
     func dataset() throws -> Dataset { try spec().load(seed: seed) }
 }
 
-/// `--json`, shared by commands that print results.
-struct OutputOptions: ParsableArguments {
-    @Flag(help: "Print machine-readable JSON instead of text.")
+/// `--json`: commands whose only output choice is JSON vs text.
+struct JSONOptions: ParsableArguments {
+    @Flag(help: "Print machine-readable JSON instead of text (default: text).")
     var json = false
+}
 
-    @Option(help: "Write a figure (PNG, through gnuplot) to this path.")
+/// `--json` and `--plot`, shared by commands that print results and can draw them.
+struct OutputOptions: ParsableArguments {
+    @OptionGroup var format: JSONOptions
+
+    @Option(help: "Write a figure (PNG, through gnuplot) to this path (default: no figure).")
     var plot: String?
+
+    var json: Bool { format.json }
+}
+
+/// `--out FILE` for commands that write their samples to a table: .csv or .npy.
+struct SampleFileOptions: ParsableArguments {
+    @Option(help: "Write samples to this .csv or .npy file (default: none).")
+    var out: String?
+
+    func validate() throws {
+        if let out, !(out.hasSuffix(".csv") || out.hasSuffix(".npy")) {
+            throw ValidationError("--out must end in .csv or .npy")
+        }
+    }
+
+    /// Writes `samples` (one row each) to `out`, if given.
+    func write(_ samples: Matrix<Double>) throws {
+        guard let out else { return }
+        if out.hasSuffix(".npy") { try NPYLoader.write(samples, to: out) } else { try CSVLoader.write(samples, header: false, to: out) }
+    }
+}
+
+/// The backward-SDE options (`--T`, `--t-min`, `--steps`, `--grid`, `--scheme`) → `SDESettings`,
+/// with the library's one set of defaults.
+struct SDEOptions: ParsableArguments {
+    @Option(name: .customLong("T"),
+            help: "Start time T of backward trajectories, x(T) ~ N(0, I) (default: 6; speciation: max(½ln Λ + 3, t_max + 1)).")
+    var horizon: Double?
+
+    @Option(help: "Final time t_min > 0 of backward trajectories.")
+    var tMin: Double = SDESettings.defaultTMin
+
+    @Option(help: "Steps of the backward grid T → t_min.")
+    var steps: Int = SDESettings.defaultSteps
+
+    @Option(help: "Backward grid: geometric or uniform.")
+    var grid: GridKind = SDESettings.defaultGrid
+
+    @Option(help: "SDE scheme: ou (exact-OU ancestral step) or euler (Euler–Maruyama).")
+    var scheme: SDEScheme = SDESettings.defaultScheme
+
+    var settings: SDESettings { SDESettings(horizon: horizon, tMin: tMin, steps: steps, grid: grid, scheme: scheme) }
+
+    /// T as run: `--T`, or the library default.
+    var resolvedHorizon: Double { settings.resolvedHorizon() }
+
+    func validate() throws {
+        do { try settings.validate() } catch let e as ModelError { throw CLIError.validation(e) }
+    }
+}
+
+/// A comma list of forward times t > 0 ("0.1,0.5,2"), parsed once.
+struct TimeList: ExpressibleByArgument, Sendable, Equatable {
+    var values: [Double]
+
+    init(_ values: [Double]) { self.values = values }
+
+    /// Fails unless every entry is a finite number > 0.
+    init?(argument: String) {
+        guard let v = try? parseNumbers(argument, option: "times"), !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { return nil }
+        values = v
+    }
+
+    var defaultValueDescription: String { values.map { "\($0)" }.joined(separator: ",") }
+}
+
+/// Defaults of `TimeGridOptions` for one command.
+protocol TimeGridDefaults { static var points: Int { get } }
+
+/// `--times`, `--auto`, `--points`: the measurement times of a command, given or chosen automatically.
+struct TimeGridOptions<Defaults: TimeGridDefaults>: ParsableArguments {
+    @Option(help: "Comma-separated forward times t > 0 (default: chosen automatically, as with --auto).")
+    var times: TimeList?
+
+    @Flag(help: "Choose the times around the predicted time (the default when --times is absent).")
+    var auto = false
+
+    @Option(help: "Number of times for --auto.")
+    var points: Int = Defaults.points
+
+    func validate() throws {
+        if auto, times != nil { throw ValidationError("give --times or --auto, not both") }
+        guard points >= 2 else { throw ValidationError("--points must be ≥ 2") }
+    }
+}
+
+/// Defaults of `SampleCountOptions` for one command.
+protocol SampleCountDefaults { static var samples: Int { get } }
+
+/// `--samples`: forward samples per time.
+struct SampleCountOptions<Defaults: SampleCountDefaults>: ParsableArguments {
+    @Option(help: "Forward samples per time.")
+    var samples: Int = Defaults.samples
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
+    }
 }
 
 /// `--threads`.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Worker threads (default: all cores, or DIFFPHYS_THREADS).")
+    @Option(help: "Worker threads (default: DIFFPHYS_THREADS if set, else all cores).")
     var threads: Int?
 
     var count: Int { threads ?? Parallel.defaultThreads }
@@ -47,6 +149,38 @@ func parseNumbers(_ text: String, option: String) throws -> [Double] {
     return try parts.map { p in
         guard let v = Double(p), v.isFinite else { throw ValidationError("\(option): '\(p)' is not a finite number") }
         return v
+    }
+}
+
+/// Library errors as the CLI reports them: a `ModelError` whose parameter maps to a flag is
+/// prefixed with that flag.
+enum CLIError {
+    /// Flags by library parameter name (`ModelError.parameter`).
+    static let flags: [String: String] = [
+        "t_min": "--t-min", "T": "--T", "steps": "--steps", "scheme": "--scheme", "grid": "--grid",
+        "t": "--t", "point": "--x", "times": "--times", "pairs": "--pairs", "samples": "--samples",
+        "trajectories": "--trajectories", "count": "--count", "sigma_min": "--sigma-min", "sigma_max": "--sigma-max",
+        "tolerance": "--rtol", "D": "--D",
+    ]
+
+    /// The flag a library parameter is set by, if any.
+    static func flag(for parameter: String?) -> String? { parameter.flatMap { flags[$0] } }
+
+    /// A `ValidationError` naming the flag of the error's parameter.
+    static func validation(_ e: ModelError) -> ValidationError {
+        if let flag = flag(for: e.parameter) { return ValidationError("\(flag): \(e.message)") }
+        return ValidationError(e.message)
+    }
+
+    /// A run-time error worded with the flag (printed as one line, without the usage text).
+    struct Flagged: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Maps errors thrown by a command's `run()` (see `DiffPhys.main`).
+    static func map(_ error: Error) -> Error {
+        if let e = error as? ModelError, let flag = flag(for: e.parameter) { return Flagged(description: "\(flag): \(e.message)") }
+        return error
     }
 }
 
@@ -78,3 +212,7 @@ enum ModelChoice {
         }
     }
 }
+
+extension SDEScheme: ExpressibleByArgument {}
+extension GridKind: ExpressibleByArgument {}
+extension FinalStep: ExpressibleByArgument {}

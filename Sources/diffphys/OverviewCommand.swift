@@ -20,12 +20,12 @@ struct OverviewCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Forward samples per time.") var samples = 2000
+    @OptionGroup var sampleCount: SampleCountOptions<Self>
+    var samples: Int { sampleCount.samples }
     @Option(help: "Number of times on the measurement grid (log-spaced).") var points = 24
     @Option(help: "φ level that defines the measured speciation time.") var threshold = 0.775
 
     func validate() throws {
-        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2") }
         guard points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1)") }
     }
@@ -133,4 +133,8 @@ struct OverviewCommand: ParsableCommand {
         lines.append("plot " + plots.joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
     }
+}
+
+extension OverviewCommand: SampleCountDefaults {
+    static let samples = 2000
 }

@@ -43,7 +43,7 @@ struct PFGMSample: ParsableCommand {
     @Option(help: "Start noise level σ_max.") var sigmaMax = 80.0
     @Option(help: "Final noise level σ_min.") var sigmaMin = 1e-3
     @Option(help: "Number of samples (prior draws).") var count = 16
-    @Option(help: "One trajectory from this point x1,x2,… instead of prior draws.") var start: String?
+    @Option(help: "One trajectory from this point x1,x2,… instead of prior draws (default: --count prior draws).") var start: String?
     @Flag(help: "Return x at σ_min without the final denoising step.") var noDenoise = false
     @Option(help: "Integrator: adaptive (gsl rk8pd in ln σ) or heun (EDM schedule).") var integrator: Method = .adaptive
     @Option(help: "Heun steps (EDM: 18).") var steps = 18

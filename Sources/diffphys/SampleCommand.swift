@@ -16,27 +16,20 @@ struct SampleCommand: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var sde: SDEOptions
+    @OptionGroup var file: SampleFileOptions
+    @OptionGroup var format: JSONOptions
     @Option(help: "Number of samples.") var count = 16
     @Option(help: "sde or ode.") var sampler: SamplerKind = .sde
-    @Option(help: "SDE scheme: ou (exact-OU ancestral step) or euler.") var scheme: SDEScheme = .exactOU
-    @Option(name: .customLong("T"), help: "Start time T (x(T) ~ N(0, I)).") var horizon: Double = 6
-    @Option(help: "Final time t_min > 0.") var tMin: Double = 1e-3
-    @Option(help: "SDE steps on the geometric grid.") var steps = 300
     @Option(help: "Final step at t_min: draw (posterior sample), mean (Tweedie), none.") var final: FinalStep = .posteriorDraw
-    @Option(help: "Write samples to this .csv or .npy file.") var out: String?
-    @Flag(help: "Print JSON.") var json = false
 
     enum SamplerKind: String, ExpressibleByArgument, CaseIterable { case sde, ode }
 
+    var json: Bool { format.json }
+    var out: String? { file.out }
+
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be ≥ 1") }
-        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
-        guard tMin.isFinite, tMin > 0, horizon.isFinite, horizon > tMin else {
-            throw ValidationError("need T > t-min > 0 (got T = \(horizon), t-min = \(tMin))")
-        }
-        if let out, !(out.hasSuffix(".csv") || out.hasSuffix(".npy")) {
-            throw ValidationError("--out must end in .csv or .npy")
-        }
     }
 
     struct SampleRecord: Encodable {
@@ -63,10 +56,8 @@ struct SampleCommand: ParsableCommand {
         if case .empirical(_, let data) = choice {
             neighbours = NearestNeighbours.find(samples: result.samples, points: data.points)
         }
-        if let out {
-            if out.hasSuffix(".npy") { try NPYLoader.write(result.samples, to: out) }
-            else { try CSVLoader.write(result.samples, header: false, to: out) }
-        }
+        try file.write(result.samples)
+        let horizon = sde.resolvedHorizon, tMin = sde.tMin
         let records = (0..<count).map { i in
             SampleRecord(sample: result.samples.row(i), nearestTrainingPoint: neighbours?[i].nearest,
                          nearestDistance: neighbours?[i].nearestDistance)
@@ -75,7 +66,7 @@ struct SampleCommand: ParsableCommand {
             print(try JSONOutput.encode(Output(data: spec.description, sampler: sampler.rawValue, seed: dataOptions.seed,
                                                T: horizon, tMin: tMin, samples: records)))
         } else {
-            print("data: \(spec)   sampler: \(sampler.rawValue)\(sampler == .sde ? " (\(scheme.rawValue), \(steps) steps)" : "")   T = \(horizon) → t_min = \(tMin)   seed \(dataOptions.seed)")
+            print("data: \(spec)   sampler: \(sampler.rawValue)\(sampler == .sde ? " (\(sde.scheme.rawValue), \(sde.steps) \(sde.grid.rawValue) steps)" : "")   T = \(horizon) → t_min = \(tMin)   seed \(dataOptions.seed)")
             for (i, r) in records.enumerated() {
                 let head = r.sample.prefix(4).map { String(format: "%.4f", $0) }.joined(separator: ", ")
                 let nn = r.nearestTrainingPoint.map { "   nearest training point \($0) at distance \(String(format: "%.4g", r.nearestDistance!))" } ?? ""
@@ -88,15 +79,12 @@ struct SampleCommand: ParsableCommand {
     private func generate<Model: ScoreModel>(_ model: Model, progress: ProgressReporter) throws -> SamplerResult {
         switch sampler {
         case .sde:
-            let grid = try TimeGrid.geometric(from: horizon, to: tMin, steps: steps)
-            return try BackwardSDE(model: model, scheme: scheme, finalStep: final, threads: threadOptions.count)
-                .run(grid: grid, start: .prior(count: count), seed: dataOptions.seed, progress: progress)
+            return try BackwardSDE(model: model, scheme: sde.scheme, finalStep: final, threads: threadOptions.count)
+                .run(grid: try sde.settings.timeGrid(), start: .prior(count: count), seed: dataOptions.seed, progress: progress)
         case .ode:
             return try ProbabilityFlowODE(model: model, threads: threadOptions.count)
-                .run(from: horizon, to: tMin, start: .prior(count: count), seed: dataOptions.seed, finalStep: final, progress: progress)
+                .run(from: sde.resolvedHorizon, to: sde.tMin, start: .prior(count: count), seed: dataOptions.seed,
+                     finalStep: final, progress: progress)
         }
     }
 }
-
-extension SDEScheme: ExpressibleByArgument {}
-extension FinalStep: ExpressibleByArgument {}

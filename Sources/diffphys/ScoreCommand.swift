@@ -15,7 +15,8 @@ struct ScoreCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Forward time t > 0.") var t: Double
     @Option(help: "The point x as comma-separated coordinates (length d).") var x: String
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var format: JSONOptions
+    var json: Bool { format.json }
 
     func validate() throws {
         guard t.isFinite, t > 0 else { throw ValidationError("--t must be a finite time > 0 (got \(t))") }

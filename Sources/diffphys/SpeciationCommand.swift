@@ -23,16 +23,11 @@ struct SpeciationCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Comma-separated forward times t > 0.") var times: String?
-    @Flag(help: "Pick the times: t/t_S evenly from 0.5 to 1.5 (the default when --times is absent).") var auto = false
-    @Option(help: "Number of times for --auto.") var points = 11
+    @OptionGroup var timeGrid: TimeGridOptions<Self>
+    @OptionGroup var sde: SDEOptions
     @Option(help: "Clone pairs (clones) or samples (rb, uturn) per time.") var pairs = 2000
     @Option(help: "clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
     @Option(help: "φ level that defines the measured speciation time.") var threshold = 0.775
-    @Option(name: .customLong("T"), help: "Start time T of backward trajectories (default max(½ln Λ + 3, t_max + 1)).") var horizon: Double?
-    @Option(help: "Final time t_min > 0 of backward trajectories.") var tMin: Double = 1e-3
-    @Option(help: "Steps of the geometric backward grid T → t_min.") var steps = 300
-    @Option(help: "SDE scheme: ou (exact-OU) or euler.") var scheme: SDEScheme = .exactOU
 
     enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
         case clones, rb, uturn, all
@@ -49,16 +44,6 @@ struct SpeciationCommand: ParsableCommand {
     func validate() throws {
         guard threshold.isFinite, threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         guard pairs >= 2 else { throw ValidationError("--pairs must be ≥ 2, got \(pairs)") }
-        guard points >= 2 else { throw ValidationError("--points must be ≥ 2") }
-        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
-        guard tMin.isFinite, tMin > 0 else { throw ValidationError("--t-min must be a finite time > 0") }
-        if let horizon, !(horizon.isFinite && horizon > tMin) { throw ValidationError("--T must be finite and > --t-min") }
-        if auto, times != nil { throw ValidationError("give --times or --auto, not both") }
-        if let times {
-            for t in try parseNumbers(times, option: "--times") where !(t > 0) {
-                throw ValidationError("--times: every time must be > 0 (got \(t))")
-            }
-        }
     }
 
     struct Output: Encodable {
@@ -108,10 +93,10 @@ struct SpeciationCommand: ParsableCommand {
             n = data.n
             d = data.d
         }
-        let measurement = try SpeciationMeasurement(subject: subject, horizon: horizon, tMin: tMin, steps: steps,
-                                                    scheme: scheme, threads: threadOptions.count)
+        let measurement = try SpeciationMeasurement(subject: subject, settings: sde.settings, threads: threadOptions.count)
         let prediction = try measurement.predict(threshold: threshold)
-        let grid = try times.map { try parseNumbers($0, option: "--times") } ?? SpeciationMeasurement.autoTimes(prediction, count: points)
+        let grid = timeGrid.times?.values ?? SpeciationMeasurement.autoTimes(prediction, count: timeGrid.points)
+        let tMin = sde.tMin, steps = sde.steps, scheme = sde.scheme
         let estimators = estimator.set
         let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: !output.json)
         let result = try measurement.run(times: grid, count: pairs, estimators: estimators, threshold: threshold,
@@ -133,7 +118,7 @@ struct SpeciationCommand: ParsableCommand {
         let f = { (v: Double) in String(format: "%.4f", v) }
         print("data: \(spec)   \(n.map { "n = \($0), " } ?? "")d = \(d)   score: \(out.score)   seed \(dataOptions.seed)")
         print("conventions: \(out.conventions)")
-        print("backward SDE: \(scheme.rawValue) scheme, geometric grid T = \(f(T)) → t_min = \(tMin), \(steps) steps")
+        print("backward SDE: \(scheme.rawValue) scheme, \(sde.grid.rawValue) grid T = \(f(T)) → t_min = \(tMin), \(steps) steps")
         print("")
         print("Prediction (THEORY §2.1–2.2)")
         print("  Λ = \(f(prediction.lambda))\(prediction.usedGram ? " [Gram matrix, n < d]" : "")   next eigenvalues: \(prediction.eigenvalues.dropFirst().map(f).joined(separator: ", "))")
@@ -204,3 +189,8 @@ struct SpeciationCommand: ParsableCommand {
 }
 
 extension SpeciationCommand.EstimatorChoice: Sendable {}
+
+extension SpeciationCommand: TimeGridDefaults {
+    /// --auto: t/t_S evenly from 0.5 to 1.5 at 11 times.
+    static let points = 11
+}

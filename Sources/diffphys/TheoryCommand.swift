@@ -15,12 +15,13 @@ struct TheoryCommand: ParsableCommand {
             φ = ½ + ½ E_z tanh²(h + √h z), h = d m̃²/(e^{2t} − 1 + σ²). With --tau: the large-d curve \
             φ_∞(τ), t = ½ ln d + τ. Example: diffphys theory phi --d 1024 --t 3.5
             """)
-        @Option var d: Double?
-        @Option var mtilde: Double = 1
-        @Option var sigma: Double = 1
-        @Option var t: Double?
-        @Option(help: "Universal large-d curve at τ = t − ½ ln d.") var tau: Double?
-        @Flag var json = false
+        @Option(help: "Dimension d (required with --t).") var d: Double?
+        @Option(help: "m̃: the class means are ±m with |m|² = d m̃².") var mtilde: Double = 1
+        @Option(help: "Within-class standard deviation σ.") var sigma: Double = 1
+        @Option(help: "Forward time t (required with --d).") var t: Double?
+        @Option(help: "Universal large-d curve at τ = t − ½ ln d (default: none; give --d and --t instead).") var tau: Double?
+        @OptionGroup var format: JSONOptions
+        var json: Bool { format.json }
 
         func validate() throws {
             if let tau {
@@ -50,7 +51,8 @@ struct TheoryCommand: ParsableCommand {
             commandName: "speciation-time",
             abstract: "t_S from the top covariance eigenvalue Λ in the three labelled conventions (THEORY §2.1).")
         @Option(help: "Top eigenvalue Λ of the data covariance.") var lambda: Double
-        @Flag var json = false
+        @OptionGroup var format: JSONOptions
+        var json: Bool { format.json }
         func validate() throws { guard lambda > 0, lambda.isFinite else { throw ValidationError("--lambda must be > 0") } }
         func run() throws {
             let ts = SpeciationTheory.tS(lambda: lambda)
@@ -65,10 +67,11 @@ struct TheoryCommand: ParsableCommand {
             commandName: "collapse-time",
             abstract: "Collapse time of n Gaussian points of variance σ² in d dimensions (paper eq. 10, THEORY §3.2).",
             discussion: "t_C = ½ ln(1 + σ²/(n^{2/d} − 1)), α = ln n / d. Example: diffphys theory collapse-time --n 20000 --d 256")
-        @Option var n: Double
-        @Option var d: Double
-        @Option var sigma2: Double = 1
-        @Flag var json = false
+        @Option(help: "Training points n.") var n: Double
+        @Option(help: "Dimension d.") var d: Double
+        @Option(help: "Data variance σ² per coordinate.") var sigma2: Double = 1
+        @OptionGroup var format: JSONOptions
+        var json: Bool { format.json }
         func validate() throws {
             guard n >= 2, n.isFinite else { throw ValidationError("--n must be ≥ 2") }
             guard d > 0, d.isFinite else { throw ValidationError("--d must be > 0") }

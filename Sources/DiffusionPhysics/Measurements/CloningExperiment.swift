@@ -20,36 +20,36 @@ public struct CloneEstimate: Sendable, Codable, Equatable {
 /// endpoints share a class, φ_C(t) the fraction sharing the component.
 ///
 /// Must use the SDE: probability-flow clones coincide. The same trunk serves every branch time,
-/// so estimates at different t are correlated while each is unbiased. Streams: pair i, segment k
-/// uses trunk stream 3(iK + k), clones 3(iK + k) + 1 and + 2 (domain `.trajectory`).
+/// so estimates at different t are correlated while each is unbiased. Streams (`StreamPlan`): pair
+/// i, segment k uses item iK + k of `.cloneTrunk`, its clones item iK + k of `.cloneA` and `.cloneB`.
 public struct CloningExperiment<Model: ScoreModel>: Sendable {
     public var model: Model
-    public var horizon: Double
-    public var tMin: Double
-    public var steps: Int
-    public var scheme: SDEScheme
+    /// T, t_min, steps, grid and scheme of the backward SDE (T defaults to `SDESettings.defaultHorizon`).
+    public var settings: SDESettings
     public var threads: Int
 
-    /// - Parameters: horizon T, final time t_min, number of geometric grid steps from T to t_min.
-    public init(model: Model, horizon: Double, tMin: Double = 1e-3, steps: Int = 300,
-                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) {
+    public init(model: Model, settings: SDESettings = SDESettings(), threads: Int = Parallel.defaultThreads) {
         self.model = model
-        self.horizon = horizon
-        self.tMin = tMin
-        self.steps = steps
-        self.scheme = scheme
+        self.settings = settings
         self.threads = threads
+    }
+
+    /// The same with the settings spelled out (defaults from `SDESettings`).
+    public init(model: Model, horizon: Double, tMin: Double = SDESettings.defaultTMin, steps: Int = SDESettings.defaultSteps,
+                scheme: SDEScheme = SDESettings.defaultScheme, threads: Int = Parallel.defaultThreads) {
+        self.init(model: model, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
     }
 
     public func run(branchTimes: [Double], pairs: Int, seed: UInt64,
                     progress: ProgressReporter? = nil) throws -> [CloneEstimate] {
-        guard pairs >= 1 else { throw ModelError("need at least one clone pair") }
+        guard pairs >= 1 else { throw ModelError("need at least one clone pair", parameter: "pairs") }
+        let horizon = settings.resolvedHorizon(), tMin = settings.tMin, scheme = settings.scheme
         let times = Array(Set(branchTimes)).sorted(by: >)
         guard let first = times.first, let last = times.last, first < horizon, last > tMin else {
-            throw ModelError("branch times must lie strictly between t_min = \(tMin) and T = \(horizon)")
+            throw ModelError("branch times must lie strictly between t_min = \(tMin) and T = \(horizon)", parameter: "times")
         }
-        let grid = try TimeGrid.geometric(from: horizon, to: tMin, steps: steps)
-        let K = UInt64(times.count)
+        let grid = try settings.timeGrid(horizon: horizon)
+        let K = times.count
         let sde = BackwardSDE(model: model, scheme: scheme, finalStep: .posteriorDraw, threads: threads)
         let classes = model.componentClasses
         var state: SamplerStart = .prior(count: pairs)
@@ -58,16 +58,16 @@ public struct CloningExperiment<Model: ScoreModel>: Sendable {
         for (k, t) in times.enumerated() {
             // Trunk segment: segmentStart → t.
             let trunkGrid = try TimeGrid(times: [segmentStart] + grid.times.filter { $0 < segmentStart && $0 > t } + [t])
-            let trunkIDs = StreamIDs((0..<pairs).map { 3 * (UInt64($0) * K + UInt64(k)) })
             let trunk = try BackwardSDE(model: model, scheme: scheme, finalStep: .none, threads: threads)
-                .run(grid: trunkGrid, start: state, seed: seed, streams: trunkIDs)
+                .run(grid: trunkGrid, start: state, seed: seed,
+                     streams: try StreamPlan.ids(.cloneTrunk, count: pairs, stride: K, offset: k))
             state = .states(trunk.lastStates)
             // Two clones from the trunk state at t, to t_min.
             let cloneGrid = try grid.continuing(from: t)
             let a = try sde.run(grid: cloneGrid, start: state, seed: seed,
-                                streams: StreamIDs(trunkIDs.ids.map { $0 + 1 }))
+                                streams: try StreamPlan.ids(.cloneA, count: pairs, stride: K, offset: k))
             let b = try sde.run(grid: cloneGrid, start: state, seed: seed,
-                                streams: StreamIDs(trunkIDs.ids.map { $0 + 2 }))
+                                streams: try StreamPlan.ids(.cloneB, count: pairs, stride: K, offset: k))
             var sameComponent = 0, sameClass = 0
             for i in 0..<pairs {
                 let ca = a.finalComponents[i], cb = b.finalComponents[i]

@@ -81,16 +81,20 @@ public struct SpeciationMeasurement: Sendable {
     }
 
     public let subject: Subject
-    /// Start time T of backward trajectories; nil → max(½ ln Λ + 3, largest time + 1) (THEORY §1.5).
-    public var horizon: Double?
-    public var tMin: Double
-    /// Steps of the geometric grid T → t_min.
-    public var steps: Int
-    public var scheme: SDEScheme
+    /// The backward SDE of the clones and U-turns; `settings.horizon` nil → max(½ ln Λ + 3, largest
+    /// time + 1) (THEORY §1.5).
+    public var settings: SDESettings
     public var threads: Int
 
-    public init(subject: Subject, horizon: Double? = nil, tMin: Double = 1e-3, steps: Int = 300,
-                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) throws {
+    /// The same with the settings spelled out (defaults from `SDESettings`; T automatic).
+    public init(subject: Subject, horizon: Double? = nil, tMin: Double = SDESettings.defaultTMin,
+                steps: Int = SDESettings.defaultSteps, scheme: SDEScheme = SDESettings.defaultScheme,
+                threads: Int = Parallel.defaultThreads) throws {
+        try self.init(subject: subject, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme),
+                      threads: threads)
+    }
+
+    public init(subject: Subject, settings: SDESettings, threads: Int = Parallel.defaultThreads) throws {
         switch subject {
         case .dataset(let data, _):
             guard let labels = data.labels, Set(labels).count >= 2 else {
@@ -99,16 +103,9 @@ public struct SpeciationMeasurement: Sendable {
         case .population(let law):
             guard law.k >= 2 else { throw ModelError("speciation needs a mixture with at least two components") }
         }
-        guard tMin.isFinite, tMin > 0 else { throw ModelError("t_min must be a finite time > 0, got \(tMin)") }
-        guard steps >= 1 else { throw ModelError("steps must be ≥ 1, got \(steps)") }
-        if let horizon, !(horizon.isFinite && horizon > tMin) {
-            throw ModelError("T must be finite and > t_min, got \(horizon)")
-        }
+        try settings.validate()
         self.subject = subject
-        self.horizon = horizon
-        self.tMin = tMin
-        self.steps = steps
-        self.scheme = scheme
+        self.settings = settings
         self.threads = threads
     }
 
@@ -166,8 +163,7 @@ public struct SpeciationMeasurement: Sendable {
 
     /// The start time T used for `times`: `horizon`, or max(½ ln Λ + 3, largest time + 1) (THEORY §1.5).
     public func resolvedHorizon(_ times: [Double], lambda: Double) -> Double {
-        if let horizon { return horizon }
-        return max(0.5 * log(max(lambda, 1)) + 3, (times.max() ?? 0) + 1)
+        settings.resolvedHorizon(automatic: max(0.5 * log(max(lambda, 1)) + 3, (times.max() ?? 0) + 1))
     }
 
     /// Measures φ at `times` with each of `estimators`; `count` clone pairs or samples per time.
@@ -182,12 +178,14 @@ public struct SpeciationMeasurement: Sendable {
         }
         guard !times.isEmpty else { throw ModelError("no times to measure") }
         let prediction = try predict(threshold: threshold)
-        let T = resolvedHorizon(times, lambda: prediction.lambda)
+        let T = resolvedHorizon(times, lambda: prediction.lambda), tMin = settings.tMin
         for t in times {
             guard t.isFinite, t > tMin, t < T else {
-                throw ModelError("times must be finite and lie strictly between t_min = \(tMin) and T = \(T), got \(t)")
+                throw ModelError("times must be finite and lie strictly between t_min = \(tMin) and T = \(T), got \(t)", parameter: "times")
             }
         }
+        var sde = settings
+        sde.horizon = T
         let sorted = Array(Set(times)).sorted()
         let theory = analyticPhi
         func points(_ values: [(t: Double, e: MeanEstimate)]) -> [PhiPoint] {
@@ -202,10 +200,10 @@ public struct SpeciationMeasurement: Sendable {
                 let r: [CloneEstimate]
                 switch subject {
                 case .dataset(let data, _):
-                    r = try CloningExperiment(model: try EmpiricalScore(data), horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                    r = try CloningExperiment(model: try EmpiricalScore(data), settings: sde, threads: threads)
                         .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
                 case .population(let law):
-                    r = try CloningExperiment(model: GaussianMixtureScore(law), horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                    r = try CloningExperiment(model: GaussianMixtureScore(law), settings: sde, threads: threads)
                         .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
                 }
                 curves[.clones] = points(r.map { ($0.t, $0.sameClass!) })
@@ -226,11 +224,11 @@ public struct SpeciationMeasurement: Sendable {
                 switch subject {
                 case .dataset(let data, _):
                     let score = try EmpiricalScore(data)
-                    r = try UTurnExperiment(model: score, horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                    r = try UTurnExperiment(model: score, settings: sde, threads: threads)
                         .run(times: sorted, origins: try .trainingPoints(score), samples: count, seed: seed, progress: progress)
                     sameComponent = points(r.map { ($0.t, $0.sameComponent) }).map { var p = $0; p.theory = nil; return p }
                 case .population(let law):
-                    r = try UTurnExperiment(model: GaussianMixtureScore(law), horizon: T, tMin: tMin, steps: steps, scheme: scheme, threads: threads)
+                    r = try UTurnExperiment(model: GaussianMixtureScore(law), settings: sde, threads: threads)
                         .run(times: sorted, origins: try .population(law, count: count, seed: seed), samples: count, seed: seed, progress: progress)
                 }
                 curves[.uturn] = points(r.map { ($0.t, $0.sameClass) })

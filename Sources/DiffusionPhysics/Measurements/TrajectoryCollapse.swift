@@ -83,20 +83,21 @@ public struct TrajectoryCollapseResult: Sendable, Codable, Equatable {
 /// P(hat t_C ≥ t) ≤ C(t), the commitment fraction.
 public struct TrajectoryCollapse: Sendable {
     public var score: EmpiricalScore
-    public var horizon: Double
-    public var tMin: Double
-    public var steps: Int
-    public var scheme: SDEScheme
+    /// T (default `SDESettings.defaultHorizon`), t_min, steps, grid and scheme of the backward SDE.
+    public var settings: SDESettings
     public var threads: Int
 
-    public init(score: EmpiricalScore, horizon: Double = 6, tMin: Double = 1e-3, steps: Int = 200,
-                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) {
+    public init(score: EmpiricalScore, settings: SDESettings, threads: Int = Parallel.defaultThreads) {
         self.score = score
-        self.horizon = horizon
-        self.tMin = tMin
-        self.steps = steps
-        self.scheme = scheme
+        self.settings = settings
         self.threads = threads
+    }
+
+    /// The same with the settings spelled out (defaults from `SDESettings`).
+    public init(score: EmpiricalScore, horizon: Double = SDESettings.defaultHorizon, tMin: Double = SDESettings.defaultTMin,
+                steps: Int = SDESettings.defaultSteps, scheme: SDEScheme = SDESettings.defaultScheme,
+                threads: Int = Parallel.defaultThreads) {
+        self.init(score: score, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
     }
 
     /// hat t_C of one recorded path (THEORY §3.4 M2): see the type's documentation.
@@ -111,9 +112,10 @@ public struct TrajectoryCollapse: Sendable {
     /// Runs `trajectories` backward trajectories (stream i of `seed`, domain `.trajectory`) from N(0, I) at T.
     public func run(trajectories: Int, seed: UInt64, histogramBins: Int = 12,
                     progress: ProgressReporter? = nil) throws -> TrajectoryCollapseResult {
-        guard trajectories >= 2 else { throw ModelError("need at least 2 trajectories, got \(trajectories)") }
-        let grid = try TimeGrid.geometric(from: horizon, to: tMin, steps: steps)
-        let r = try BackwardSDE(model: score, scheme: scheme, finalStep: .posteriorDraw, threads: threads)
+        guard trajectories >= 2 else { throw ModelError("need at least 2 trajectories, got \(trajectories)", parameter: "trajectories") }
+        let grid = try settings.timeGrid()
+        let tMin = settings.tMin
+        let r = try BackwardSDE(model: score, scheme: settings.scheme, finalStep: .posteriorDraw, threads: threads)
             .run(grid: grid, start: .prior(count: trajectories), seed: seed, recording: .argmax, progress: progress)
         let times = grid.times
         let ends = r.finalComponents

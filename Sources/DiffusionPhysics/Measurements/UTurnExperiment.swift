@@ -39,9 +39,10 @@ public struct UTurnOrigins: Sendable {
         return try UTurnOrigins(points: sample.points, components: sample.labels!, uniform: false)
     }
 
-    /// Origin index and forward noise ξ of sample i (stream (seed, i, `.uTurn`)); the same at every time.
+    /// Origin index and forward noise ξ of sample i (item i of `StreamPurpose.uTurnOrigin`, i.e. stream
+    /// (seed, i, `.uTurn`)); the same at every time.
     func draw(_ i: Int, seed: UInt64, dimension d: Int) -> (origin: Int, noise: [Double]) {
-        let rng = RandomStream(seed: seed, stream: UInt64(i), domain: .uTurn)
+        let rng = RandomStream(seed: seed, stream: StreamPlan.range(.uTurnOrigin).lowerBound + UInt64(i), domain: StreamPurpose.uTurnOrigin.domain)
         let origin = uniform ? rng.uniformInt(points.rows) : i
         var noise = [Double](repeating: 0, count: d)
         rng.fillGaussian(&noise, 0..<d)
@@ -81,31 +82,31 @@ public struct UTurnEstimate: Sendable, Codable, Equatable {
 /// With the exact score x_t ~ P_t and the backward SDE samples P(a | x_t), so the endpoint is an
 /// independent posterior draw given x_t: P(class unchanged) = E_x[p_{c0}(x, t)] = φ(t).
 ///
-/// Streams: sample i's origin and forward noise from (seed, i, `.uTurn`), common to all times;
-/// its backward trajectory at time index k from trajectory stream 2⁶² + iK + k (disjoint from the
-/// cloning experiment's streams 3(iK + k) + {0, 1, 2}).
+/// Streams (`StreamPlan`): sample i's origin and forward noise from item i of `.uTurnOrigin` (domain
+/// `.uTurn`), common to all times; its backward trajectory at time index k from item iK + k of
+/// `.uTurnBackward` (disjoint from the cloning experiment's ranges).
 public struct UTurnExperiment<Model: ScoreModel>: Sendable {
     public var model: Model
-    public var horizon: Double
-    public var tMin: Double
-    public var steps: Int
-    public var scheme: SDEScheme
+    /// T, t_min, steps, grid and scheme; the grid T → t_min is used below each U-turn time.
+    public var settings: SDESettings
     public var threads: Int
 
-    /// `horizon`, `tMin`, `steps` define the geometric grid T → t_min whose part below t is used.
-    public init(model: Model, horizon: Double, tMin: Double = 1e-3, steps: Int = 300,
-                scheme: SDEScheme = .exactOU, threads: Int = Parallel.defaultThreads) {
+    public init(model: Model, settings: SDESettings = SDESettings(), threads: Int = Parallel.defaultThreads) {
         self.model = model
-        self.horizon = horizon
-        self.tMin = tMin
-        self.steps = steps
-        self.scheme = scheme
+        self.settings = settings
         self.threads = threads
+    }
+
+    /// The same with the settings spelled out (defaults from `SDESettings`).
+    public init(model: Model, horizon: Double, tMin: Double = SDESettings.defaultTMin, steps: Int = SDESettings.defaultSteps,
+                scheme: SDEScheme = SDESettings.defaultScheme, threads: Int = Parallel.defaultThreads) {
+        self.init(model: model, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
     }
 
     public func run(times: [Double], origins: UTurnOrigins, samples: Int, seed: UInt64,
                     progress: ProgressReporter? = nil) throws -> [UTurnEstimate] {
-        guard samples >= 1 else { throw ModelError("need at least one U-turn sample") }
+        guard samples >= 1 else { throw ModelError("need at least one U-turn sample", parameter: "samples") }
+        let horizon = settings.resolvedHorizon(), tMin = settings.tMin
         guard origins.points.columns == model.dimension else {
             throw ModelError("U-turn origins have d = \(origins.points.columns), the model has d = \(model.dimension)")
         }
@@ -120,17 +121,17 @@ public struct UTurnExperiment<Model: ScoreModel>: Sendable {
         }
         for t in times {
             guard t.isFinite, t > tMin, t < horizon else {
-                throw ModelError("U-turn times must lie strictly between t_min = \(tMin) and T = \(horizon), got \(t)")
+                throw ModelError("U-turn times must lie strictly between t_min = \(tMin) and T = \(horizon), got \(t)", parameter: "times")
             }
         }
-        let grid = try TimeGrid.geometric(from: horizon, to: tMin, steps: steps)
-        let d = model.dimension, K = UInt64(times.count)
+        let grid = try settings.timeGrid(horizon: horizon)
+        let d = model.dimension, K = times.count
         let draws = (0..<samples).map { origins.draw($0, seed: seed, dimension: d) }
-        let sde = BackwardSDE(model: model, scheme: scheme, finalStep: .posteriorDraw, threads: threads)
+        let sde = BackwardSDE(model: model, scheme: settings.scheme, finalStep: .posteriorDraw, threads: threads)
         var results: [UTurnEstimate] = []
         for (k, t) in times.enumerated() {
             let start = origins.noised(draws[...], t: t)
-            let ids = StreamIDs((0..<samples).map { (UInt64(1) << 62) + UInt64($0) * K + UInt64(k) })
+            let ids = try StreamPlan.ids(.uTurnBackward, count: samples, stride: K, offset: k)
             let r = try sde.run(grid: try grid.continuing(from: t), start: .states(start), seed: seed, streams: ids)
             var sameClass = 0, sameComponent = 0
             for i in 0..<samples {

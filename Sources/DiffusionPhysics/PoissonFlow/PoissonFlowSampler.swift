@@ -64,7 +64,8 @@ public struct PoissonFlowRun: Sendable {
 /// Generates from exact-empirical PFGM++ (any D) with the ODE of POISSON_FLOW §3.4, ending with the
 /// final denoising step x(0) = m_D(x(σmin), σmin) unless told not to.
 ///
-/// At D = ∞ an adaptive run without snapshots *is* the diffusion sampler: it calls
+/// A façade over `TrajectoryRunner` (adaptive or Heun stepper on a σ schedule). At D = ∞ an
+/// adaptive run without snapshots *is* the diffusion sampler: it calls
 /// `ProbabilityFlowODE<EmpiricalScore>` (VE variables, T = ½ ln(1 + σmax²)) and gives identical results.
 public struct PoissonFlowSampler: Sendable {
     public var model: PoissonFlowModel
@@ -80,21 +81,13 @@ public struct PoissonFlowSampler: Sendable {
         self.chunkSize = chunkSize
     }
 
-    private struct Chunk {
-        var samples, finalStates, starts: Matrix<Double>
-        var origins: [Int]
-        var components: [Int]
-        var maxWeight: [Double]
-        var snapshots: [PoissonFlowSnapshot]
-    }
-
     public func run(sigmaMax: Double, sigmaMin: Double, start: PoissonFlowStart, seed: UInt64,
                     denoise: Bool = true, recordSigmas: [Double] = [],
                     progress: ProgressReporter? = nil) throws -> PoissonFlowRun {
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMax > sigmaMin else {
-            throw ModelError("need σ_max > σ_min > 0, got σ_max = \(sigmaMax), σ_min = \(sigmaMin)")
+            throw ModelError("need σ_max > σ_min > 0, got σ_max = \(sigmaMax), σ_min = \(sigmaMin)", parameter: "sigma_min")
         }
-        let model = self.model, integrator = self.integrator, chunk = chunkSize
+        let model = self.model, integrator = self.integrator
         let N = model.dimension
         if case .states(let m) = start {
             guard m.columns == N else { throw ModelError("start states have \(m.columns) coordinates, the data have N = \(N)") }
@@ -102,14 +95,14 @@ public struct PoissonFlowSampler: Sendable {
         }
         let levels = recordSigmas.sorted(by: >)
         guard levels.allSatisfy({ $0 <= sigmaMax && $0 >= sigmaMin }) else {
-            throw ModelError("recorded σ levels must lie in [σ_min, σ_max] = [\(sigmaMin), \(sigmaMax)]")
+            throw ModelError("recorded σ levels must lie in [σ_min, σ_max] = [\(sigmaMin), \(sigmaMax)]", parameter: "recordSigmas")
         }
         switch integrator {
         case .heunEDM(let steps, let rho):
-            guard steps >= 2, rho > 0 else { throw ModelError("the EDM schedule needs ≥ 2 steps and ρ > 0") }
+            guard steps >= 2, rho > 0 else { throw ModelError("the EDM schedule needs ≥ 2 steps and ρ > 0", parameter: "steps") }
             guard levels.isEmpty else { throw ModelError("snapshots need the adaptive integrator") }
         case .adaptive(_, let rtol, let atol):
-            guard rtol >= 0, atol >= 0, rtol + atol > 0 else { throw ModelError("ODE tolerances must be ≥ 0, not both 0") }
+            guard rtol >= 0, atol >= 0, rtol + atol > 0 else { throw ModelError("ODE tolerances must be ≥ 0, not both 0", parameter: "tolerance") }
         }
         let count = start.count
         // Start states and their prior origins (exact prior, stream (seed, i) of the trajectory domain).
@@ -143,78 +136,29 @@ public struct PoissonFlowSampler: Sendable {
                                   priorOrigins: origins, components: result.finalComponents,
                                   finalMaxWeight: Array(ws.maxWeight[0..<count]), kappa: kappa, snapshots: [])
         }
-        let startStates = starts
-        let chunks = try Parallel.mapChunks(count: count, chunkSize: chunk, threads: threads,
-                                            makeWorkspace: { model.makeWorkspace(capacity: chunk) }) { workspace, range -> Chunk in
-            let ws = workspace
-            let b = range.count
-            var x = startStates.rows(range)
-            var snaps: [PoissonFlowSnapshot] = []
-            func snapshot(_ sigma: Double) throws {
-                try model.evaluate(x, rows: b, sigma: sigma, workspace: ws, outputs: .classProbabilities)
-                var cp = Matrix<Double>(rows: model.classCount > 0 ? b : 0, columns: model.classCount)
-                if model.classCount > 0 { for i in 0..<(b * model.classCount) { cp.storage[i] = ws.classProbabilities.storage[i] } }
-                snaps.append(PoissonFlowSnapshot(sigma: sigma, states: x, maxWeight: Array(ws.maxWeight[0..<b]),
-                                                 argmax: Array(ws.argmax[0..<b]), classProbabilities: cp))
-            }
-            switch integrator {
-            case .adaptive(let stepper, let rtol, let atol):
-                var scratch = Matrix<Double>(rows: b, columns: N)
-                let driver = try ODEDriver(dimension: b * N, stepper: stepper, absoluteTolerance: atol,
-                                           relativeTolerance: rtol, initialStep: 1e-2) { s, xv, dxds in
-                    for j in 0..<(b * N) { scratch.storage[j] = xv[j] }
-                    try model.evaluate(scratch, rows: b, sigma: exp(s), workspace: ws, outputs: .mean)
-                    for j in 0..<(b * N) { dxds[j] = xv[j] - ws.mean.storage[j] }
-                }
-                var y = x.storage
-                var s = log(sigmaMax)
-                for level in levels {
-                    let target = log(level)
-                    try driver.evolve(&y, from: s, to: target)
-                    s = target
-                    x.storage = y
-                    try snapshot(level)
-                }
-                try driver.evolve(&y, from: s, to: log(sigmaMin))
-                x.storage = y
-            case .heunEDM(let steps, let rho):
-                let grid = PoissonFlowIntegrator.edmSchedule(sigmaMax: sigmaMax, sigmaMin: sigmaMin, steps: steps, rho: rho)
-                var d0 = Matrix<Double>(rows: b, columns: N), x1 = Matrix<Double>(rows: b, columns: N)
-                for i in 0..<(grid.count - 1) {
-                    let s0 = grid[i], s1 = grid[i + 1], h = s1 - s0
-                    try model.evaluate(x, rows: b, sigma: s0, workspace: ws, outputs: .mean)
-                    for j in 0..<(b * N) {
-                        d0.storage[j] = (x.storage[j] - ws.mean.storage[j]) / s0
-                        x1.storage[j] = x.storage[j] + h * d0.storage[j]
-                    }
-                    try model.evaluate(x1, rows: b, sigma: s1, workspace: ws, outputs: .mean)
-                    for j in 0..<(b * N) {
-                        let d1 = (x1.storage[j] - ws.mean.storage[j]) / s1
-                        x.storage[j] += 0.5 * h * (d0.storage[j] + d1)
-                    }
-                }
-            }
-            try model.evaluate(x, rows: b, sigma: sigmaMin, workspace: ws, outputs: .mean)
-            var out = x
-            if denoise { for j in 0..<(b * N) { out.storage[j] = ws.mean.storage[j] } }
-            progress?.advance(b)
-            return Chunk(samples: out, finalStates: x, starts: startStates.rows(range), origins: [],
-                         components: Array(ws.argmax[0..<b]), maxWeight: Array(ws.maxWeight[0..<b]), snapshots: snaps)
+        // Everything else: the runner in σ (states x, scale 1), snapshots at the requested levels.
+        let schedule: [Double]
+        let stepper: TrajectoryStepper
+        switch integrator {
+        case .adaptive(let odeStepper, let rtol, let atol):
+            schedule = Array(Set([sigmaMax] + levels + [sigmaMin])).sorted(by: >)
+            stepper = .adaptive(stepper: odeStepper, relativeTolerance: rtol, absoluteTolerance: atol)
+        case .heunEDM(let steps, let rho):
+            schedule = PoissonFlowIntegrator.edmSchedule(sigmaMax: sigmaMax, sigmaMin: sigmaMin, steps: steps, rho: rho)
+            stepper = .heun
         }
-        func join(_ f: (Chunk) -> Matrix<Double>) -> Matrix<Double> {
-            Matrix(rows: count, columns: N, storage: chunks.flatMap { f($0).storage })
+        let recordAt = Array(Set(levels.map { schedule.firstIndex(of: $0)! })).sorted()
+        let run = try TrajectoryRunner(model: model, stepper: stepper, threads: threads, chunkSize: chunkSize)
+            .run(schedule: schedule.map { .sigma($0) }, start: .states(starts), seed: seed,
+                 recording: RecordingOptions([.states, .argmax, .maxWeight, .classProbabilities], at: recordAt),
+                 finalStep: denoise ? .posteriorMean : .none, progress: progress)
+        let snapshots = levels.map { level in
+            let s = run.snapshots[recordAt.firstIndex(of: schedule.firstIndex(of: level)!)!]
+            return PoissonFlowSnapshot(sigma: level, states: s.states, maxWeight: s.maxWeight, argmax: s.argmax,
+                                       classProbabilities: s.classProbabilities)
         }
-        var snapshots: [PoissonFlowSnapshot] = []
-        for (k, level) in levels.enumerated() {
-            let c = model.classCount
-            snapshots.append(PoissonFlowSnapshot(
-                sigma: level, states: join { $0.snapshots[k].states },
-                maxWeight: chunks.flatMap { $0.snapshots[k].maxWeight }, argmax: chunks.flatMap { $0.snapshots[k].argmax },
-                classProbabilities: Matrix(rows: c > 0 ? count : 0, columns: c,
-                                           storage: chunks.flatMap { $0.snapshots[k].classProbabilities.storage })))
-        }
-        return PoissonFlowRun(samples: join(\.samples), finalStates: join(\.finalStates), starts: starts, priorOrigins: origins,
-                              components: chunks.flatMap(\.components), finalMaxWeight: chunks.flatMap(\.maxWeight),
+        return PoissonFlowRun(samples: run.samples, finalStates: run.finalStates, starts: starts, priorOrigins: origins,
+                              components: run.finalComponents, finalMaxWeight: run.finalMaxWeight,
                               kappa: kappa, snapshots: snapshots)
     }
 }

@@ -2,10 +2,11 @@ import GSLKit
 
 /// Where trajectories start.
 public enum SamplerStart: Sendable {
-    /// `count` fresh draws from the stationary law N(0, I) at the grid's first time
-    /// (THEORY §1.5: needs e^{−2T}Λ ≪ 1).
+    /// `count` fresh draws from the stationary law N(0, I) at the schedule's first level — in VE
+    /// variables N(0, (1 + σ₀²) I) (THEORY §1.5: needs e^{−2T}Λ ≪ 1).
     case prior(count: Int)
-    /// Given states (one row per trajectory) at the grid's first time — e.g. clones at a branch time.
+    /// Given states (one row per trajectory) at the schedule's first level, in its variables — e.g.
+    /// clones at a branch time.
     case states(Matrix<Double>)
 
     func count() -> Int {
@@ -28,7 +29,8 @@ public enum SamplerStart: Sendable {
 }
 
 /// One random stream per trajectory: trajectory i of a run uses `RandomStream(seed:stream: ids[i], domain: .trajectory)`.
-/// Streams are derived from (seed, index), never from the thread that runs them.
+/// Streams are derived from (seed, index), never from the thread that runs them; `StreamPlan` gives
+/// each experiment's purposes disjoint id ranges.
 public struct StreamIDs: Sendable {
     public let ids: [UInt64]
     public init(_ ids: [UInt64]) { self.ids = ids }

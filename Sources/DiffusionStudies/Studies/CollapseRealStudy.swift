@@ -24,9 +24,10 @@ public enum CollapseRealStudy: StudyKind {
             .curve(times: times, samples: samples, seed: context.seed, predictions: predictions, progress: progress)
         let measured = MeasuredCollapseTimes(curve: curve, alpha: predictions.alpha)
         let horizon = try p.number("T"), tMin = try p.number("tMin"), steps = try p.integer("steps")
-        let clones = try CloningExperiment(model: score, horizon: horizon, tMin: tMin, steps: steps, threads: context.threads)
+        let sde = SDESettings(horizon: horizon, tMin: tMin, steps: steps)
+        let clones = try CloningExperiment(model: score, settings: sde, threads: context.threads)
             .run(branchTimes: branch, pairs: try p.integer("pairs"), seed: context.seed, progress: progress)
-        let trajectories = try TrajectoryCollapse(score: score, horizon: horizon, tMin: tMin, steps: steps, threads: context.threads)
+        let trajectories = try TrajectoryCollapse(score: score, settings: sde, threads: context.threads)
             .run(trajectories: try p.integer("trajectories"), seed: context.seed)
         var table = CSVTable(header: ["t", "y2", "y2Stderr", "fe_over_alpha", "feStderr_over_alpha", "argmaxIsOrigin"])
         for c in curve {

@@ -28,7 +28,8 @@ public enum SpeciationGMMStudy: StudyKind {
             if rows.count < ratios.count {
                 // A d is computed as one unit (one trunk serves all its branch times) and written when done.
                 let model = GaussianMixtureScore(try .twoClass(d: d, mTilde: 1, sigma: 1))
-                let clones = try CloningExperiment(model: model, horizon: max(horizon, tS + 4), steps: steps, threads: context.threads)
+                let clones = try CloningExperiment(model: model, settings: SDESettings(horizon: max(horizon, tS + 4), steps: steps),
+                                                   threads: context.threads)
                     .run(branchTimes: ratios.map { $0 * tS }, pairs: pairs, seed: context.seed &+ UInt64(d), progress: progress)
                 rows = []
                 for e in clones {
