@@ -125,29 +125,20 @@ public struct PoissonFlowModel: Sendable {
     public func score(at point: [Double], sigma: Double) throws -> [Double] {
         try check(point)
         guard sigma > 0, sigma.isFinite else { throw ModelError("σ must be finite and > 0, got \(sigma)") }
-        let n = count, N = dimension
-        var d2 = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-            var s = 0.0
-            for j in 0..<N { let u = point[j] - points[i, j]; s += u * u }
-            d2[i] = s
-        }
-        let sigma2 = sigma * sigma
-        let logk = d2.map { posterior.kernel.logWeight(squaredDistance: $0, sigma2: sigma2, dimension: N) }
-        let lmax = logk.max()!
-        let k = logk.map { exp($0 - lmax) }
-        let total = k.reduce(0, +)
-        var g = [Double](repeating: 0, count: N)
-        if isDiffusion {
-            for i in 0..<n { for j in 0..<N { g[j] -= k[i] / total * (point[j] - points[i, j]) / sigma2 } }
-        } else {
-            let r2 = D * sigma2
-            for i in 0..<n {
-                let c = (Double(N) + D) * k[i] / total / (d2[i] + r2)
-                for j in 0..<N { g[j] -= c * (point[j] - points[i, j]) }
-            }
-        }
-        return g
+        // The engine's weights w_i and squared distances d_i² (explicit differences).
+        let x = Matrix(rows: 1, columns: dimension, storage: point)
+        let ws = makeWorkspace(capacity: 1)
+        try evaluate(x, rows: 1, sigma: sigma, workspace: ws, outputs: .mean)
+        if isDiffusion { return zip(point, ws.mean.row(0)).map { -($0 - $1) / (sigma * sigma) } }
+        // −(N+D) Σ_i c_i (x − y_i), c_i = w_i/(d_i² + r²): −(N+D) [(Σ c_i) x − Σ c_i y_i].
+        let d2 = posterior.squaredDistances(x, rows: 1, scale: 1).storage
+        let r2 = D * sigma * sigma, N = dimension
+        let c = (0..<count).map { ws.weights[0, $0] / (d2[$0] + r2) }
+        let weighted = Matrix(rows: 1, columns: count, storage: c)
+        var cy = Matrix<Double>(rows: 1, columns: N)
+        BLAS.multiply(weighted, points, into: &cy)
+        let total = c.reduce(0, +), k = Double(N) + D
+        return (0..<N).map { j in -k * (total * point[j] - cy[0, j]) }
     }
 
     /// Normalised ln p_σ(x) = ln (1/n) Σ_i p_σ(x|y_i).

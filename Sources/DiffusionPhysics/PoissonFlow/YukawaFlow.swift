@@ -42,12 +42,8 @@ public struct YukawaFlowModel: Sendable {
         let logC = logPrefactor + Double(dimension + 1) * log(mass) - log(Double(count))
         let scale = exp(logC + ws.logSumExp[0])
         let ex = zip(x, m).map { scale * ($0 - $1) }, ez = scale * z
-        var lg: [Double] = []
-        for i in 0..<count {
-            var d2 = 0.0
-            for j in 0..<dimension { let u = x[j] - posterior.points[i, j]; d2 += u * u }
-            lg.append(try Self.logGreen((d2 + z * z).squareRoot(), mass: mass, N: dimension))
-        }
+        let d2 = posterior.squaredDistances(xm, rows: 1, scale: 1).storage
+        let lg = try d2.map { try Self.logGreen(($0 + z * z).squareRoot(), mass: mass, N: dimension) }
         let lmax = lg.max()!
         let phi = exp(lmax + log(lg.reduce(0) { $0 + exp($1 - lmax) })) / Double(count)
         return YukawaPoint(z: z, weights: ws.weights.row(0), velocity: zip(x, m).map { ($0 - $1) / z }, potential: phi,
