@@ -53,92 +53,49 @@ static int vk_level(void) {
 
 int vk_instruction_level(void) { return vk_level(); }
 
-void vk_exp(const double *x, double *out, long n) {
+// Each entry point runs its body at the level of this CPU.
 #ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: vk_exp_avx512(x, out, n); return;
-    case 1: vk_exp_avx2(x, out, n); return;
-    }
+#define VK_DISPATCH(name, ...) \
+    switch (vk_level()) { \
+    case 2: return name##_avx512(__VA_ARGS__); \
+    case 1: return name##_avx2(__VA_ARGS__); \
+    } \
+    return name##_base(__VA_ARGS__)
+#define VK_DISPATCH_VOID(name, ...) \
+    switch (vk_level()) { \
+    case 2: name##_avx512(__VA_ARGS__); return; \
+    case 1: name##_avx2(__VA_ARGS__); return; \
+    } \
+    name##_base(__VA_ARGS__)
+#else
+#define VK_DISPATCH(name, ...) return name##_base(__VA_ARGS__)
+#define VK_DISPATCH_VOID(name, ...) name##_base(__VA_ARGS__)
 #endif
-    vk_exp_base(x, out, n);
+
+void vk_exp(const double *x, double *out, long n) { VK_DISPATCH_VOID(vk_exp, x, out, n); }
+
+double vk_gaussian_log_weights(const double *dots, const float *dotsF, const double *a2, long n,
+                               double sx2, double s, double half, double *out) {
+    VK_DISPATCH(vk_gaussian_log_weights, dots, dotsF, a2, n, sx2, s, half, out);
 }
 
-double vk_gaussian_log_weights(const double *dots, const float *dotsF, const double *a2, long n, double sx2, double s, double half, double *out) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: return vk_gaussian_log_weights_avx512(dots, dotsF, a2, n, sx2, s, half, out);
-    case 1: return vk_gaussian_log_weights_avx2(dots, dotsF, a2, n, sx2, s, half, out);
-    }
-#endif
-    return vk_gaussian_log_weights_base(dots, dotsF, a2, n, sx2, s, half, out);
+void vk_squared_distances(const double *dots, const float *dotsF, const double *a2, long n,
+                          double sx2, double s, double *out) {
+    VK_DISPATCH_VOID(vk_squared_distances, dots, dotsF, a2, n, sx2, s, out);
 }
 
-void vk_squared_distances(const double *dots, const float *dotsF, const double *a2, long n, double sx2, double s, double *out) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: vk_squared_distances_avx512(dots, dotsF, a2, n, sx2, s, out); return;
-    case 1: vk_squared_distances_avx2(dots, dotsF, a2, n, sx2, s, out); return;
-    }
-#endif
-    vk_squared_distances_base(dots, dotsF, a2, n, sx2, s, out);
-}
+double vk_max(const double *w, long n) { VK_DISPATCH(vk_max, w, n); }
 
-double vk_max(const double *w, long n) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: return vk_max_avx512(w, n);
-    case 1: return vk_max_avx2(w, n);
-    }
-#endif
-    return vk_max_base(w, n);
-}
-
-double vk_exp_shifted_sum(double *w, long n, double shift) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: return vk_exp_shifted_sum_avx512(w, n, shift);
-    case 1: return vk_exp_shifted_sum_avx2(w, n, shift);
-    }
-#endif
-    return vk_exp_shifted_sum_base(w, n, shift);
-}
+double vk_exp_shifted_sum(double *w, long n, double shift) { VK_DISPATCH(vk_exp_shifted_sum, w, n, shift); }
 
 void vk_normalise(double *w, float *wf, long n, double inv, double *y2, double *wmax, long *argmax) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: vk_normalise_avx512(w, wf, n, inv, y2, wmax, argmax); return;
-    case 1: vk_normalise_avx2(w, wf, n, inv, y2, wmax, argmax); return;
-    }
-#endif
-    vk_normalise_base(w, wf, n, inv, y2, wmax, argmax);
+    VK_DISPATCH_VOID(vk_normalise, w, wf, n, inv, y2, wmax, argmax);
 }
 
-double vk_sum(const double *w, long n) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: return vk_sum_avx512(w, n);
-    case 1: return vk_sum_avx2(w, n);
-    }
-#endif
-    return vk_sum_base(w, n);
-}
+double vk_sum(const double *w, long n) { VK_DISPATCH(vk_sum, w, n); }
 
-double vk_dot(const double *a, const double *b, long n) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: return vk_dot_avx512(a, b, n);
-    case 1: return vk_dot_avx2(a, b, n);
-    }
-#endif
-    return vk_dot_base(a, b, n);
-}
+double vk_dot(const double *a, const double *b, long n) { VK_DISPATCH(vk_dot, a, b, n); }
 
 void vk_linear_combination(const double *x, double a, const double *y, double b, double *out, long n) {
-#ifdef VK_HAS_LEVELS
-    switch (vk_level()) {
-    case 2: vk_linear_combination_avx512(x, a, y, b, out, n); return;
-    case 1: vk_linear_combination_avx2(x, a, y, b, out, n); return;
-    }
-#endif
-    vk_linear_combination_base(x, a, y, b, out, n);
+    VK_DISPATCH_VOID(vk_linear_combination, x, a, y, b, out, n);
 }

@@ -37,37 +37,32 @@ public enum BLAS {
     @inlinable
     public static func multiplyTransposed<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>, into c: inout Matrix<S>,
                                                          aRows: Int? = nil, alpha: S = 1, beta: S = 0) {
-        let m = aRows ?? a.rows
-        precondition(a.columns == b.columns && c.columns == b.rows && c.rows >= m && a.rows >= m,
-                     "multiplyTransposed: shapes \(m)×\(a.columns) · (\(b.rows)×\(b.columns))ᵀ → \(c.rows)×\(c.columns)")
-        if m == 0 || b.rows == 0 { return }
-        if a.columns == 0 { scaleOrZero(&c, rows: m, beta: beta); return }
-        a.storage.withUnsafeBufferPointer { pa in
-            b.storage.withUnsafeBufferPointer { pb in
-                c.storage.withUnsafeMutableBufferPointer { pc in
-                    gemm(transposeA: false, transposeB: true, m: m, n: b.rows, k: a.columns, alpha: alpha,
-                           a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns,
-                           beta: beta, c: pc.baseAddress!, ldc: c.columns)
-                }
-            }
-        }
+        product(a, b, transposeB: true, into: &c, aRows: aRows, alpha: alpha, beta: beta)
     }
 
     /// `c = alpha · A · B + beta · c`, using the first `aRows` rows of `a` (default: all).
     @inlinable
     public static func multiply<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>, into c: inout Matrix<S>,
                                                aRows: Int? = nil, alpha: S = 1, beta: S = 0) {
+        product(a, b, transposeB: false, into: &c, aRows: aRows, alpha: alpha, beta: beta)
+    }
+
+    /// `c = alpha · A · op(B) + beta · c` on the first `aRows` rows of `a`.
+    @inlinable
+    static func product<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>, transposeB: Bool, into c: inout Matrix<S>,
+                                       aRows: Int?, alpha: S, beta: S) {
         let m = aRows ?? a.rows
-        precondition(a.columns == b.rows && c.columns == b.columns && c.rows >= m && a.rows >= m,
-                     "multiply: shapes \(m)×\(a.columns) · \(b.rows)×\(b.columns) → \(c.rows)×\(c.columns)")
-        if m == 0 || b.columns == 0 { return }
+        let inner = transposeB ? b.columns : b.rows, outer = transposeB ? b.rows : b.columns
+        precondition(a.columns == inner && c.columns == outer && c.rows >= m && a.rows >= m,
+                     "BLAS: shapes \(m)×\(a.columns) · \(transposeB ? "(\(b.rows)×\(b.columns))ᵀ" : "\(b.rows)×\(b.columns)") → \(c.rows)×\(c.columns)")
+        if m == 0 || outer == 0 { return }
         if a.columns == 0 { scaleOrZero(&c, rows: m, beta: beta); return }
         a.storage.withUnsafeBufferPointer { pa in
             b.storage.withUnsafeBufferPointer { pb in
                 c.storage.withUnsafeMutableBufferPointer { pc in
-                    gemm(transposeA: false, transposeB: false, m: m, n: b.columns, k: a.columns, alpha: alpha,
-                           a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns,
-                           beta: beta, c: pc.baseAddress!, ldc: c.columns)
+                    gemm(transposeA: false, transposeB: transposeB, m: m, n: outer, k: a.columns, alpha: alpha,
+                         a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns,
+                         beta: beta, c: pc.baseAddress!, ldc: c.columns)
                 }
             }
         }

@@ -398,12 +398,9 @@ private struct PosteriorRows: @unchecked Sendable {
 private struct Phases: @unchecked Sendable {
     let engine: BatchedSoftmax
     let rows: PosteriorRows
-    let scale: Double
-    let rule: LogWeightRule
-    let outputs: PosteriorOutputs
-    let supplied: Bool
-    let firstScale: Double
-    let secondScale: Double
+    let scale: Double, rule: LogWeightRule, outputs: PosteriorOutputs
+    /// Supplied products: first·firstScale + second·secondScale.
+    let supplied: Bool, firstScale: Double, secondScale: Double
 
     /// Phase 1: the inner products x_i·a_μ of rows `r` (into the weights, or `dotsF` in single
     /// precision), or the supplied linear combination.

@@ -22,22 +22,14 @@ public struct CloneEstimate: Sendable, Codable, Equatable {
 /// Must use the SDE: probability-flow clones coincide. The same trunk serves every branch time,
 /// so estimates at different t are correlated while each is unbiased. Streams (`StreamPlan`): pair
 /// i, segment k uses item iK + k of `.cloneTrunk`, its clones item iK + k of `.cloneA` and `.cloneB`.
-public struct CloningExperiment<Model: ScoreModel>: Sendable {
+public struct CloningExperiment<Model: ScoreModel>: BackwardSDEExperiment {
     public var model: Model
     /// T, t_min, steps, grid and scheme of the backward SDE (T defaults to `SDESettings.defaultHorizon`).
     public var settings: SDESettings
     public var threads: Int
 
     public init(model: Model, settings: SDESettings = SDESettings(), threads: Int = Parallel.defaultThreads) {
-        self.model = model
-        self.settings = settings
-        self.threads = threads
-    }
-
-    /// The same with the settings spelled out (defaults from `SDESettings`).
-    public init(model: Model, horizon: Double, tMin: Double = SDESettings.defaultTMin, steps: Int = SDESettings.defaultSteps,
-                scheme: SDEScheme = SDESettings.defaultScheme, threads: Int = Parallel.defaultThreads) {
-        self.init(model: model, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
+        (self.model, self.settings, self.threads) = (model, settings, threads)
     }
 
     public func run(branchTimes: [Double], pairs: Int, seed: UInt64,

@@ -21,21 +21,15 @@ public struct PlantedForwardSamples: Sendable {
     /// max_μ w_μ.
     public var maxWeight: [Double]
 
+}
+
+extension PlantedForwardSamples {
     /// The planted columns of a forward ensemble's values (which must have been planted).
     public init(_ v: ForwardSampleValues) throws {
         guard let w = v.wOrigin, let lnW = v.logWOrigin, let isMax = v.argmaxIsOrigin else {
             throw ModelError("planted values need planted origins")
         }
         self.init(t: v.t, y2: v.y2, wOrigin: w, logWOrigin: lnW, argmaxIsOrigin: isMax, maxWeight: v.maxWeight)
-    }
-
-    public init(t: Double, y2: [Double], wOrigin: [Double], logWOrigin: [Double], argmaxIsOrigin: [Double], maxWeight: [Double]) {
-        self.t = t
-        self.y2 = y2
-        self.wOrigin = wOrigin
-        self.logWOrigin = logWOrigin
-        self.argmaxIsOrigin = argmaxIsOrigin
-        self.maxWeight = maxWeight
     }
 }
 

@@ -186,12 +186,8 @@ public struct ForwardEnsemble: Sendable {
         guard origins.points.columns == model.dimension else {
             throw ModelError("origins have d = \(origins.points.columns) but the model has d = \(model.dimension)")
         }
-        self.model = model
-        self.origins = origins
-        self.statistics = statistics
-        self.commonNoise = commonNoise
-        self.threads = threads
-        self.chunkSize = chunkSize
+        (self.model, self.origins, self.statistics) = (model, origins, statistics)
+        (self.commonNoise, self.threads, self.chunkSize) = (commonNoise, threads, chunkSize)
     }
 
     /// One sample's values at one level.

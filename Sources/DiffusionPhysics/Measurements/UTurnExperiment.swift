@@ -85,22 +85,14 @@ public struct UTurnEstimate: Sendable, Codable, Equatable {
 /// Streams (`StreamPlan`): sample i's origin and forward noise from item i of `.uTurnOrigin` (domain
 /// `.uTurn`), common to all times; its backward trajectory at time index k from item iK + k of
 /// `.uTurnBackward` (disjoint from the cloning experiment's ranges).
-public struct UTurnExperiment<Model: ScoreModel>: Sendable {
+public struct UTurnExperiment<Model: ScoreModel>: BackwardSDEExperiment {
     public var model: Model
     /// T, t_min, steps, grid and scheme; the grid T → t_min is used below each U-turn time.
     public var settings: SDESettings
     public var threads: Int
 
     public init(model: Model, settings: SDESettings = SDESettings(), threads: Int = Parallel.defaultThreads) {
-        self.model = model
-        self.settings = settings
-        self.threads = threads
-    }
-
-    /// The same with the settings spelled out (defaults from `SDESettings`).
-    public init(model: Model, horizon: Double, tMin: Double = SDESettings.defaultTMin, steps: Int = SDESettings.defaultSteps,
-                scheme: SDEScheme = SDESettings.defaultScheme, threads: Int = Parallel.defaultThreads) {
-        self.init(model: model, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
+        (self.model, self.settings, self.threads) = (model, settings, threads)
     }
 
     public func run(times: [Double], origins: UTurnOrigins, samples: Int, seed: UInt64,

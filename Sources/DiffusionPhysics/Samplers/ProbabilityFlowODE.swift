@@ -20,12 +20,8 @@ public struct ProbabilityFlowODE<Model: ScoreModel>: Sendable {
     public init(model: Model, stepper: ODEStepper = .rk8pd, absoluteTolerance: Double = 1e-9,
                 relativeTolerance: Double = 1e-9, threads: Int = Parallel.defaultThreads,
                 chunkSize: Int = Parallel.defaultChunkSize) {
-        self.model = model
-        self.stepper = stepper
-        self.absoluteTolerance = absoluteTolerance
-        self.relativeTolerance = relativeTolerance
-        self.threads = threads
-        self.chunkSize = chunkSize
+        (self.model, self.stepper, self.threads, self.chunkSize) = (model, stepper, threads, chunkSize)
+        (self.absoluteTolerance, self.relativeTolerance) = (absoluteTolerance, relativeTolerance)
     }
 
     /// Integrates from forward time `T` to `tMin`; `finalStep` as for the SDE (a posterior draw

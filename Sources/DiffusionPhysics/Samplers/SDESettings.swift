@@ -66,3 +66,17 @@ public struct SDESettings: Sendable, Equatable, Codable {
         }
     }
 }
+
+/// An experiment that runs the backward SDE of a model with one `SDESettings` (cloning, U-turn).
+public protocol BackwardSDEExperiment: Sendable {
+    associatedtype Model: ScoreModel
+    init(model: Model, settings: SDESettings, threads: Int)
+}
+
+extension BackwardSDEExperiment {
+    /// The same with the settings spelled out (defaults from `SDESettings`).
+    public init(model: Model, horizon: Double, tMin: Double = SDESettings.defaultTMin, steps: Int = SDESettings.defaultSteps,
+                scheme: SDEScheme = SDESettings.defaultScheme, threads: Int = Parallel.defaultThreads) {
+        self.init(model: model, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
+    }
+}
