@@ -1,0 +1,56 @@
+import Foundation
+import GSLKit
+import XCTest
+@testable import DiffusionPhysics
+
+/// Crossings solved by root finding on a fixed sample set (Docs/Engine.md "One forward ensemble").
+final class CrossingTests: XCTestCase {
+    func plantedEnsemble(seed: UInt64 = 1) throws -> ForwardEnsemble {
+        let data = try DatasetSpec.gaussian(d: 16, n: 150, sigma: 1).load(seed: seed)
+        let score = try EmpiricalScore(data)
+        return try ForwardEnsemble(model: .diffusion(score), origins: .planted(score.posterior), statistics: .origin, threads: 2)
+    }
+
+    /// The same samples give the same t_C^{Y2} whatever the bracketing grid (up to the tolerance).
+    func testCrossingDoesNotDependOnTheGrid() throws {
+        let e = try plantedEnsemble()
+        let geometric = (0..<12).map { 0.02 * pow(150.0, Double($0) / 11) }
+        let uniform = (0..<9).map { 0.03 + Double($0) * 0.37 }
+        let a = try XCTUnwrap(e.solveCrossing(level: 0.5, bracket: geometric, samples: 300, seed: 3) { $0.y2 })
+        let b = try XCTUnwrap(e.solveCrossing(level: 0.5, bracket: uniform, samples: 300, seed: 3) { $0.y2 })
+        XCTAssertEqual(a.t, b.t, accuracy: 4 * a.tolerance)
+        XCTAssertLessThan(a.tolerance, 0.01 * a.standardError, "numerical error far below the statistical one")
+    }
+
+    /// The delta-method SE matches the spread of the crossing over 20 independent seeds (ratio
+    /// within [1/1.5, 1.5]; the spread of 20 values has a relative SE of about 16 %).
+    func testDeltaMethodErrorMatchesSeedSpread() throws {
+        let e = try plantedEnsemble()
+        let grid = (0..<10).map { 0.05 * pow(60.0, Double($0) / 9) }
+        var roots: [Double] = [], errors: [Double] = []
+        for seed in 0..<20 {
+            let c = try XCTUnwrap(e.solveCrossing(level: 0.5, bracket: grid, samples: 200, seed: 100 + UInt64(seed)) { $0.y2 })
+            roots.append(c.t)
+            errors.append(c.standardError)
+        }
+        let m = roots.reduce(0, +) / 20
+        let spread = (roots.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 19).squareRoot()
+        let se = errors.reduce(0, +) / 20
+        XCTAssertGreaterThan(spread / se, 1 / 1.5, "spread \(spread) vs SE \(se)")
+        XCTAssertLessThan(spread / se, 1.5, "spread \(spread) vs SE \(se)")
+    }
+
+    /// The Rao–Blackwellised φ of the population two-class mixture crosses 0.775 where the exact
+    /// curve does (Docs/Theory.md §2.2: φ = 0.775 at h ≈ 0.99874), within 3.5 SE.
+    func testPopulationPhiCrossingMatchesExactCurve() throws {
+        let d = 64
+        let law = try GaussianMixtureModel.twoClass(d: d, mTilde: 1, sigma: 1)
+        let model = GaussianMixtureScore(law)
+        let origins = try UTurnOrigins.population(law, count: 4000, seed: 9)
+        let e = try ForwardEnsemble(model: .diffusion(model), origins: .listed(origins, componentClasses: model.componentClasses),
+                                    statistics: .classes, threads: 2)
+        let c = try XCTUnwrap(e.solveCrossing(level: 0.775, bracket: [1.0, 1.5, 2.0, 2.5, 3.0], samples: 4000, seed: 2) { $0.classAgreement })
+        let exact = try RootFinding.brent(in: 1.0...3.0) { t in SpeciationTheory.phi(t: t, d: Double(d), mTilde: 1, sigma: 1) - 0.775 }
+        assertWithinSE(c.t, exact, se: c.standardError, k: 3.5, "t_cross(φ = 0.775)")
+    }
+}
