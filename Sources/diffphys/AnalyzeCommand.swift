@@ -119,7 +119,7 @@ extension AnalyzeCommand {
 
         @OptionGroup var options: AnalyzeOptions
         @Argument(help: "Generated samples, .npy of shape B × d (or B × C × H × W).") var file: String
-        @Option(help: "Time of the samples in --time-convention, if they are x(t) at t > 0 rather than data-space samples (they are compared as x e^{t}).")
+        @Option(help: "Time of the samples in --time-convention, if they are x(t) at t > 0 (compared as x e^{t}) (default: none, data-space samples).")
         var endTime: Double?
         @Option(help: "Image shape HxW for the novelty grid of --plot (default: square images when d is a square ≥ 64).")
         var imageShape: String?

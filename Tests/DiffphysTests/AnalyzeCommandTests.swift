@@ -66,6 +66,23 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("time map: vp") && text.stdout.contains("How far is the model"), text.stdout)
     }
 
+    /// Every option of the three subcommands states its default (required inputs excepted).
+    func testHelpGivesDefaults() throws {
+        for sub in ["samples", "trajectories", "clones"] {
+            let r = try CLI.run(["analyze", sub, "--help"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            var entries: [String] = [], inOptions = false
+            for line in r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+                if line.hasPrefix("OPTIONS:") { inOptions = true; continue }
+                guard inOptions else { continue }
+                if line.hasPrefix("  -") { entries.append(line) } else if line.hasPrefix("     "), !entries.isEmpty { entries[entries.count - 1] += " " + line.trimmingCharacters(in: .whitespaces) }
+            }
+            let options = entries.filter { $0.contains("<") && !$0.contains("--help") && !$0.contains("--times <times>") }
+            XCTAssertFalse(options.isEmpty)
+            for e in options { XCTAssert(e.contains("default"), "analyze \(sub): no default in '\(e)'") }
+        }
+    }
+
     func testBadFilesFailInOneLine() throws {
         _ = try export()
         try NPYLoader.write(values: [1, .nan, 3], shape: [3], to: path("nan-times.npy"))
