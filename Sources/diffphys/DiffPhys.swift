@@ -21,6 +21,7 @@ struct DiffPhys: ParsableCommand {
             SpeciationCommand.self,
             CollapseCommand.self,
             MemorizationMapCommand.self,
+            AnalyzeCommand.self,
             TheoryCommand.self,
             ReproduceCommand.self,
             PFGMCommand.self,

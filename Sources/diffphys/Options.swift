@@ -3,18 +3,35 @@ import DiffusionPhysics
 import Foundation
 import GSLKit
 
-/// `--data SPEC` and `--seed`, shared by every command that reads a dataset.
+/// `--data SPEC`, `--labels`, `--label-column` and `--seed`, shared by every command that reads a dataset.
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Dataset spec.", discussion: """
         gaussian:d=64,n=1000,sigma=1 | gmm2:d=64,n=1000,mtilde=1,sigma=1 (omit n for the population law) | \
-        fashion-mnist:classes=1,9,per-class=1000 | digits:classes=0,1 | a .csv, .npy or IDX file path.
+        fashion-mnist:classes=1,9,per-class=1000 | digits:classes=0,1 | a .csv, .npy or IDX file path \
+        (labels: --labels, --label-column, or a CSV header column named label).
         """, valueName: "spec"))
     var data: String = "gmm2:d=256,n=2000,mtilde=1,sigma=1"
+
+    @Option(help: ArgumentHelp("Class labels of a data file, one per row (default: none).", discussion: """
+        .npy (integers or strings, shape (n,)), .csv/.txt (one column, or pick one with --label-column), \
+        or IDX …-labels-idx1-ubyte[.gz]. Docs/YourData.md.
+        """, valueName: "file"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("The CSV column holding the labels: a header name or a 0-based index, with or without header (default: a header column named label).",
+                               valueName: "name|index"))
+    var labelColumn: String?
 
     @Option(help: "Random seed (results depend only on the seed, not on the thread count).")
     var seed: UInt64 = 1
 
-    func spec() throws -> DatasetSpec { try DatasetSpec.parse(data) }
+    func validate() throws {
+        if let labels, labels.isEmpty { throw ValidationError("--labels needs a file path") }
+        if let labelColumn, labelColumn.isEmpty { throw ValidationError("--label-column needs a column name or index") }
+    }
+
+    /// The `--data` spec with `--labels` / `--label-column` attached.
+    func spec() throws -> DatasetSpec { try DatasetSpec.parse(data).withLabels(labels, column: labelColumn) }
 
     /// The finite dataset (throws for population-only specs).
     func dataset() throws -> Dataset { try spec().load(seed: seed) }

@@ -184,6 +184,10 @@ final class DataTests: XCTestCase {
     }
 
     func testNPYDtypes() throws {
+        let i4 = npy(descr: "<i4", shape: "(3,)", payload: [Int32(-3), 0, 70000].flatMap { le($0) })
+        XCTAssertEqual(try NPYLoader.load(path: write(i4, "i4.npy")).points.storage, [-3, 0, 70000])
+        let b1 = npy(descr: "|b1", shape: "(2,)", payload: [1, 0])
+        XCTAssertEqual(try NPYLoader.load(path: write(b1, "b1.npy")).points.storage, [1, 0])
         let f4 = npy(descr: "<f4", shape: "(2, 2)", payload: [1.5, -2, 0.25, 3].flatMap { le(Float($0).bitPattern) })
         XCTAssertEqual(try NPYLoader.load(path: write(f4, "f4.npy")).points, Matrix(rowArrays: [[1.5, -2], [0.25, 3]]))
         let u1 = npy(descr: "|u1", shape: "(3,)", payload: [0, 7, 255])
@@ -280,10 +284,12 @@ final class DataTests: XCTestCase {
         assertDataError("empty") { try NPYLoader.load(path: write([UInt8](), "e.npy")) }
         assertDataError("bad magic") { try NPYLoader.load(path: write(Array("NOTNUMPY....".utf8), "m.npy")) }
         assertDataError("complex dtype") { try NPYLoader.load(path: write(npy(descr: "<c16", shape: "(1,)", payload: f8), "c.npy")) }
-        assertDataError("int32 dtype") { try NPYLoader.load(path: write(npy(descr: "<i4", shape: "(2,)", payload: Array(f8.prefix(8))), "i4.npy")) }
+        assertDataError("int32 truncated") { try NPYLoader.load(path: write(npy(descr: "<i4", shape: "(3,)", payload: Array(f8.prefix(8))), "i4.npy")) }
+        assertDataError("float16 dtype") { try NPYLoader.load(path: write(npy(descr: "<f2", shape: "(4,)", payload: Array(f8.prefix(8))), "f2.npy")) }
+        assertDataError("text dtype") { try NPYLoader.load(path: write(npy(descr: "<U2", shape: "(1,)", payload: Array(f8.prefix(8))), "u.npy")) }
         assertDataError("big-endian") { try NPYLoader.load(path: write(npy(descr: ">f8", shape: "(2,)", payload: f8), "be.npy")) }
         assertDataError("fortran") { try NPYLoader.load(path: write(npy(descr: "<f8", fortran: true, shape: "(1, 2)", payload: f8), "fo.npy")) }
-        assertDataError("3-D") { try NPYLoader.load(path: write(npy(descr: "<f8", shape: "(1, 1, 2)", payload: f8), "3d.npy")) }
+        XCTAssertEqual(try NPYLoader.load(path: write(npy(descr: "<f8", shape: "(1, 1, 2)", payload: f8), "3d.npy")).d, 2, "trailing axes flattened")
         assertDataError("0-D") { try NPYLoader.load(path: write(npy(descr: "<f8", shape: "()", payload: Array(f8.prefix(8))), "0d.npy")) }
         assertDataError("truncated") { try NPYLoader.load(path: write(npy(descr: "<f8", shape: "(3,)", payload: f8), "t.npy")) }
         assertDataError("NaN") { try NPYLoader.load(path: write(npy(descr: "<f8", shape: "(1,)", payload: le(Double.nan.bitPattern)), "nan.npy")) }

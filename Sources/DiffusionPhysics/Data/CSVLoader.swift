@@ -2,12 +2,17 @@ import Foundation
 import GSLKit
 
 /// Reads and writes comma-separated numeric tables (gzip-compressed or raw), one point per line.
+///
+/// The label column may hold integers or text (text classes become 0..<k in sorted order, with
+/// `Dataset.classNames`). A pandas index column (first column, header empty, `Unnamed: 0` or
+/// `index`, integer values; or, without a header, exactly 0, 1, 2, …) is refused rather than read
+/// as a feature ([YourData.md](../../Docs/YourData.md)).
 public enum CSVLoader {
-    /// Which column, if any, holds integer class labels.
+    /// Which column, if any, holds class labels.
     public enum LabelColumn: Sendable, Equatable {
         /// No label column.
         case none
-        /// The column named `label` (case-insensitive) if the file has a header with one, else none.
+        /// A header column named `label`, `labels`, `class` or `target` (case-insensitive), else none.
         case auto
         /// The column with this header name (needs a header).
         case name(String)
@@ -15,11 +20,17 @@ public enum CSVLoader {
         case index(Int)
         /// The last column.
         case last
+        /// `--label-column`: the header name if the file has a column so named, else a 0-based
+        /// index, or `last`.
+        case column(String)
     }
 
-    /// Loads `path`. `header`: nil → auto-detect (the first line is a header iff none of its cells
-    /// is a number). Blank lines are skipped. Throws `DataError` naming the line on ragged rows,
-    /// non-numeric or non-finite cells, non-integer labels, or an empty file.
+    /// Header names taken as the label column by `.auto` (lower case).
+    public static let autoLabelNames: Set<String> = ["label", "labels", "class", "target"]
+
+    /// Loads `path`. `header`: nil → auto-detect (`detectHeader`). Blank lines are skipped. Throws
+    /// `DataError` naming the line on ragged rows, non-numeric or non-finite cells, a pandas index
+    /// column, or an empty file.
     public static func load(path: String, label: LabelColumn = .auto, header: Bool? = nil,
                             separator: Character = ",", name: String? = nil) throws -> Dataset {
         let bytes: [UInt8]
@@ -34,13 +45,13 @@ public enum CSVLoader {
     }
 
     /// One non-blank line: its 1-based number and the byte ranges of its trimmed cells.
-    private struct Line {
+    struct Line {
         let number: Int
         let cells: [Range<Int>]
     }
 
     /// Splits UTF-8 bytes into lines ("\n", "\r\n" or "\r") and cells; skips blank lines and a BOM.
-    private static func lines(_ b: [UInt8], separator: UInt8) -> [Line] {
+    static func lines(_ b: [UInt8], separator: UInt8) -> [Line] {
         var out: [Line] = []
         var i = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var number = 0
@@ -71,7 +82,7 @@ public enum CSVLoader {
 
     /// The number in `b[r]`: plain integers of ≤ 15 digits exactly by hand, everything else
     /// through `Double(String)` (shortest-decimal text parses back exactly).
-    private static func number(_ b: [UInt8], _ r: Range<Int>) -> Double? {
+    static func number(_ b: [UInt8], _ r: Range<Int>) -> Double? {
         guard !r.isEmpty else { return nil }
         var k = r.lowerBound
         let negative = b[k] == 0x2D
@@ -89,6 +100,70 @@ public enum CSVLoader {
         return Double(String(decoding: b[r], as: UTF8.self))
     }
 
+    /// Whether the first line is a header: it has a non-numeric cell where the second line has a
+    /// number (or every cell of a lone first line is text); for columns of text only (string
+    /// labels), when its value is a usual header word (`autoLabelNames`, `y`, empty, `Unnamed: 0`)
+    /// or appears once while every other value repeats.
+    static func detectHeader(_ bytes: [UInt8], _ lines: [Line]) -> Bool {
+        guard let first = lines.first else { return false }
+        func text(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
+        let firstText = first.cells.map { number(bytes, $0) == nil }
+        guard firstText.contains(true) else { return false }
+        guard lines.count >= 2 else { return firstText.allSatisfy { $0 } }
+        let second = lines[1]
+        for (j, isText) in firstText.enumerated() where isText && j < second.cells.count {
+            if number(bytes, second.cells[j]) != nil { return true }
+        }
+        // Text where the data are text too: decide on the first text column's values.
+        guard let j = firstText.firstIndex(of: true) else { return false }
+        let head = text(first.cells[j]).lowercased()
+        if head.isEmpty || head.hasPrefix("unnamed:") || head == "y" || autoLabelNames.contains(head) { return true }
+        var counts: [String: Int] = [:]
+        for line in lines.dropFirst() where j < line.cells.count { counts[text(line.cells[j]), default: 0] += 1 }
+        return counts[text(first.cells[j])] == nil && counts.count >= 1 && counts.values.allSatisfy { $0 >= 2 }
+    }
+
+    /// Resolves `label` to a column index of a table of `width` columns with header `names`.
+    static func labelIndex(_ label: LabelColumn, names: [String]?, width: Int, source: String) throws -> Int? {
+        switch label {
+        case .none: return nil
+        case .auto: return names?.firstIndex { autoLabelNames.contains($0.lowercased()) }
+        case .last: return width - 1
+        case .index(let i):
+            guard i >= 0, i < width else { throw DataError("\(source): label column \(i) out of range (0..<\(width), 0-based)") }
+            return i
+        case .name(let n):
+            guard let names else { throw DataError("\(source): label column '\(n)' asked but the file has no header (give a 0-based index instead)") }
+            guard let i = names.firstIndex(of: n) else {
+                throw DataError("\(source): no column named '\(n)' (columns: \(names.joined(separator: ",")))")
+            }
+            return i
+        case .column(let c):
+            if let names, let i = names.firstIndex(of: c) { return i }
+            if c.lowercased() == "last" { return width - 1 }
+            if let i = Int(c) { return try labelIndex(.index(i), names: names, width: width, source: source) }
+            if names == nil { throw DataError("\(source): no header, so the label column must be a 0-based index or 'last' (got '\(c)')") }
+            return try labelIndex(.name(c), names: names, width: width, source: source)
+        }
+    }
+
+    /// Refuses a pandas index column: column 0 whose header is empty, `Unnamed: 0` or `index` and
+    /// whose values are integers, or (no header, at least two other columns) whose values are
+    /// exactly 0, 1, …, N − 1.
+    static func refuseIndexColumn(_ bytes: [UInt8], body: ArraySlice<Line>, names: [String]?, labelIndex: Int?,
+                                  width: Int, source: String) throws {
+        guard labelIndex != 0, width >= 2, body.count >= 2 else { return }
+        let values = body.map { number(bytes, $0.cells[0]) }
+        let integers = values.allSatisfy { v in v.map { $0 == $0.rounded() } ?? false }
+        let head = names?[0]
+        let pandasHeader = head.map { h in h.isEmpty || h.lowercased().hasPrefix("unnamed: 0") || h.lowercased() == "index" } ?? false
+        let consecutive = values.enumerated().allSatisfy { $0.element == Double($0.offset) }
+        let featureColumns = width - (labelIndex == nil ? 0 : 1)
+        guard (pandasHeader && integers) || (head == nil && consecutive && featureColumns >= 3) else { return }
+        let shown = head.map { $0.isEmpty ? "empty header" : "header '\($0)'" } ?? "no header"
+        throw DataError("\(source): column 1 looks like a pandas index (\(shown), values \(values.prefix(3).map { "\(Int($0 ?? 0))" }.joined(separator: ", ")), …), not a feature: save with df.to_csv(path, index=False) or read with pd.read_csv(path, index_col=0) and save again; if it is a real feature, give it a header name")
+    }
+
     static func parse(bytes: [UInt8], source: String, label: LabelColumn, header: Bool?,
                       separator: Character, name: String?) throws -> Dataset {
         guard let sep = separator.asciiValue, sep != 0x0A, sep != 0x0D else {
@@ -97,56 +172,42 @@ public enum CSVLoader {
         let lines = lines(bytes, separator: sep)
         guard let first = lines.first else { throw DataError("\(source): empty CSV file") }
         func text(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
-        let hasHeader = header ?? first.cells.allSatisfy { number(bytes, $0) == nil }
+        let hasHeader = header ?? detectHeader(bytes, lines)
         let names: [String]? = hasHeader ? first.cells.map(text) : nil
         let body = hasHeader ? lines.dropFirst() : lines[...]
         let width = first.cells.count
         guard !body.isEmpty else { throw DataError("\(source): CSV file has a header but no data rows") }
-
-        let labelIndex: Int?
-        switch label {
-        case .none: labelIndex = nil
-        case .auto: labelIndex = names?.firstIndex { $0.lowercased() == "label" }
-        case .last: labelIndex = width - 1
-        case .index(let i):
-            guard i >= 0, i < width else { throw DataError("\(source): label column \(i) out of range (0..<\(width))") }
-            labelIndex = i
-        case .name(let n):
-            guard let names else { throw DataError("\(source): label column '\(n)' asked but the file has no header") }
-            guard let i = names.firstIndex(of: n) else {
-                throw DataError("\(source): no column named '\(n)' (columns: \(names.joined(separator: ",")))")
-            }
-            labelIndex = i
+        for line in body where line.cells.count != width {
+            throw DataError("\(source): line \(line.number) has \(line.cells.count) fields, expected \(width)")
         }
+        let labelIndex = try Self.labelIndex(label, names: names, width: width, source: source)
         let d = width - (labelIndex == nil ? 0 : 1)
         guard d >= 1 else { throw DataError("\(source): no feature columns besides the label") }
+        try refuseIndexColumn(bytes, body: body, names: names, labelIndex: labelIndex, width: width, source: source)
 
         var storage: [Double] = []
         storage.reserveCapacity(body.count * d)
-        var labels: [Int] = []
+        var labelCells: [String] = []
         for line in body {
-            guard line.cells.count == width else {
-                throw DataError("\(source): line \(line.number) has \(line.cells.count) fields, expected \(width)")
-            }
             for (j, cell) in line.cells.enumerated() {
+                if j == labelIndex {
+                    labelCells.append(text(cell))
+                    continue
+                }
                 guard let v = number(bytes, cell) else {
-                    throw DataError("\(source): line \(line.number), column \(j + 1): non-numeric cell '\(text(cell).prefix(40))'")
+                    let column = names.map { "column \(j + 1) '\($0[j])'" } ?? "column \(j + 1)"
+                    let hint = cell.isEmpty ? "" : " (if this column holds class labels, select it with --label-column \(names?[j] ?? String(j)))"
+                    throw DataError("\(source): line \(line.number), \(column): non-numeric cell '\(text(cell).prefix(40))'\(hint)")
                 }
                 guard v.isFinite else {
                     throw DataError("\(source): line \(line.number), column \(j + 1): non-finite value '\(text(cell).prefix(40))'")
                 }
-                if j == labelIndex {
-                    guard v == v.rounded(), abs(v) < 9.0e15 else {
-                        throw DataError("\(source): line \(line.number): label '\(text(cell).prefix(40))' is not an integer")
-                    }
-                    labels.append(Int(v))
-                } else {
-                    storage.append(v)
-                }
+                storage.append(v)
             }
         }
+        let labels = try labelIndex.map { _ in try ClassLabels(cells: labelCells, source: source, firstLine: body.first!.number) }
         return try Dataset(points: Matrix(rows: body.count, columns: d, storage: storage),
-                           labels: labelIndex == nil ? nil : labels, name: name ?? source)
+                           labels: labels?.values, classNames: labels?.names, name: name ?? source)
     }
 
     /// CSV text of `matrix` (shortest round-trip decimal per value, so float64 reads back exactly),

@@ -18,14 +18,19 @@ public struct Dataset: Sendable, Equatable {
     public var points: Matrix<Double>
     /// Class label of each row, or nil.
     public var labels: [Int]?
+    /// Names of the classes when the labels were text (`classNames[c]` is the name of label c,
+    /// labels then run over 0..<classNames.count in sorted name order); nil for integer labels.
+    /// Carried into outputs so a user sees "cat", not 0 ([YourData.md](../../Docs/YourData.md)).
+    public var classNames: [String]?
     /// Human-readable origin (a spec's canonical text, a file name).
     public var name: String
 
     public var n: Int { points.rows }
     public var d: Int { points.columns }
 
-    /// Validates n ≥ 1, d ≥ 1, every coordinate finite, and `labels.count == n`.
-    public init(points: Matrix<Double>, labels: [Int]? = nil, name: String) throws {
+    /// Validates n ≥ 1, d ≥ 1, every coordinate finite, `labels.count == n`, and (with
+    /// `classNames`) labels in 0..<classNames.count.
+    public init(points: Matrix<Double>, labels: [Int]? = nil, classNames: [String]? = nil, name: String) throws {
         guard points.rows >= 1 else { throw DataError("\(name): dataset has no points (n = 0)") }
         guard points.columns >= 1 else { throw DataError("\(name): points have dimension d = 0") }
         if let bad = points.storage.firstIndex(where: { !$0.isFinite }) {
@@ -35,9 +40,22 @@ public struct Dataset: Sendable, Equatable {
         if let labels, labels.count != points.rows {
             throw DataError("\(name): \(labels.count) labels for \(points.rows) points")
         }
+        if let classNames {
+            guard let labels else { throw DataError("\(name): class names given without labels") }
+            if let bad = labels.first(where: { $0 < 0 || $0 >= classNames.count }) {
+                throw DataError("\(name): label \(bad) has no class name (\(classNames.count) names)")
+            }
+        }
         self.points = points
         self.labels = labels
+        self.classNames = classNames
         self.name = name
+    }
+
+    /// The printable name of class `label`: its text name if the labels were text, else the number.
+    public func className(_ label: Int) -> String {
+        if let classNames, label >= 0, label < classNames.count { return classNames[label] }
+        return String(label)
     }
 
     /// Sorted distinct labels ([] if unlabelled).
@@ -69,15 +87,16 @@ public struct Dataset: Sendable, Equatable {
 
     /// The rows at `indices` (in that order), with their labels.
     public func rows(_ indices: [Int]) throws -> Dataset {
-        try Dataset(points: points.rows(indices), labels: labels.map { l in indices.map { l[$0] } }, name: name)
+        try Dataset(points: points.rows(indices), labels: labels.map { l in indices.map { l[$0] } },
+                    classNames: classNames, name: name)
     }
 }
 
 import Foundation
 
-/// Writes `bytes` to `path` (replacing it), as a `DataError` on failure.
+/// Writes `bytes` to `path` atomically (temporary name, then rename), as a `DataError` on failure.
 func writeFile(_ bytes: [UInt8], to path: String) throws {
-    do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
+    do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
         throw DataError("\(path): cannot write (\(error.localizedDescription))")
     }
 }

@@ -7,7 +7,10 @@ import GSLKit
 /// - `gmm2:d=64,n=1000,mtilde=1,sigma=1[,direction=ones|random][,direction-seed=S]` — THEORY §2.2.
 /// - `fashion-mnist:classes=1,9,per-class=1000[,split=train|test][,center=scalar|feature|none]` — §4.2.
 /// - `digits:classes=0,1[,per-class=K][,center=…]` — the shipped 8×8 digits, x/16.
-/// - a path to `.csv[.gz]`, `.npy`, or an IDX `*-idx3-ubyte[.gz]` file (or `file:PATH`).
+/// - a path to `.csv[.gz]`, `.npy`, or an IDX `*-idx3-ubyte[.gz]` file (or `file:PATH`), optionally
+///   followed by `;labels=FILE` (NPY, CSV or IDX labels, integer or text) and/or
+///   `;label-column=NAME|INDEX` (the CSV column holding the labels; 0-based index). The CLI's
+///   `--labels` / `--label-column` add these ([YourData.md](../../Docs/YourData.md)).
 ///
 /// A bare token without `=` continues the previous key's list: `classes=1,9,per-class=1000`.
 public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
@@ -15,7 +18,7 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
     case gmm2(d: Int, n: Int?, mTilde: Double, sigma: Double, direction: MeanDirection)
     case fashionMNIST(classes: [Int], perClass: Int, split: FashionMNIST.Split, centering: Centering)
     case digits(classes: [Int], perClass: Int?, centering: Centering)
-    case file(path: String)
+    case file(path: String, labels: String? = nil, labelColumn: String? = nil)
 }
 
 extension DatasetSpec {
@@ -36,9 +39,12 @@ extension DatasetSpec {
         }
         if kind == "file" {
             guard !rest.isEmpty else { throw DataError("dataset spec 'file:' needs a path") }
-            return .file(path: rest)
+            return try fileSpec(rest, text: text)
         }
         guard kinds.contains(kind) else {
+            if let semicolon = trimmed.range(of: ";label"), looksLikeDataFile(String(trimmed[..<semicolon.lowerBound])) {
+                return try fileSpec(trimmed, text: text)
+            }
             if looksLikeDataFile(trimmed) { return .file(path: trimmed) }
             throw DataError("unknown dataset kind '\(kind)' in '\(text)' (expected gaussian, gmm2, fashion-mnist, digits, or a .csv/.npy/IDX path)")
         }
@@ -72,6 +78,44 @@ extension DatasetSpec {
         }
         try opts.finish(kind: kind)
         return spec
+    }
+
+    /// `PATH[;labels=FILE][;label-column=COL]`.
+    static func fileSpec(_ text: String, text original: String) throws -> DatasetSpec {
+        var path = text, labels: String? = nil, column: String? = nil
+        while let r = path.range(of: ";label", options: .backwards) {
+            let option = String(path[path.index(after: r.lowerBound)...])
+            guard let eq = option.firstIndex(of: "=") else { break }
+            let key = String(option[..<eq]), value = String(option[option.index(after: eq)...])
+            guard key == "labels" || key == "label-column" else { break }
+            guard !value.isEmpty else { throw DataError("'\(original)': \(key) has no value") }
+            if key == "labels" {
+                guard labels == nil else { throw DataError("'\(original)': labels given twice") }
+                labels = value
+            } else {
+                guard column == nil else { throw DataError("'\(original)': label-column given twice") }
+                column = value
+            }
+            path = String(path[..<r.lowerBound])
+        }
+        guard !path.isEmpty else { throw DataError("'\(original)': no data file path") }
+        return .file(path: path, labels: labels, labelColumn: column)
+    }
+
+    /// The same spec with labels from `labels` and/or the CSV column `labelColumn` (the CLI's
+    /// `--labels`, `--label-column`). Only a data file can take them: generated and standard data
+    /// sets carry their own labels.
+    public func withLabels(_ labels: String?, column labelColumn: String?) throws -> DatasetSpec {
+        guard labels != nil || labelColumn != nil else { return self }
+        guard case .file(let path, let l0, let c0) = self else {
+            throw DataError("--labels and --label-column apply to a data file (.csv, .npy, IDX); \(description) has its own labels")
+        }
+        return .file(path: path, labels: labels ?? l0, labelColumn: labelColumn ?? c0)
+    }
+
+    /// The one-line guidance printed when a measurement needs labels that the data lack.
+    public static func missingLabelsHelp(_ name: String, needs what: String) -> String {
+        "\(name): \(what) needs class labels (at least two classes); give them by --labels FILE (.npy, .csv or IDX, one label per row, integers or text), by --label-column NAME|INDEX (a column of the CSV, with or without header, 0-based), or by a CSV header column named 'label' (see Docs/YourData.md)"
     }
 
     static func looksLikeDataFile(_ path: String) -> Bool {
@@ -114,26 +158,47 @@ extension DatasetSpec {
         case .digits(let classes, let perClass, let centering):
             data = try Digits.load(preprocessing: Preprocessing(
                 classes: classes, perClass: perClass, scale: 1.0 / 16, centering: centering), seed: seed)
-        case .file(let path):
-            data = try Self.loadFile(path)
+        case .file(let path, let labels, let column):
+            data = try Self.loadFile(path, labels: labels, labelColumn: column)
         }
         data.name = description
         return data
     }
 
-    /// Loads a `.csv[.gz]` (label column `label` if in a header), `.npy[.gz]`, or IDX file
-    /// (labels beside it by the `…-labels-idx1-ubyte[.gz]` naming, if present).
-    static func loadFile(_ path: String) throws -> Dataset {
+    /// Loads a `.csv[.gz]`, `.npy[.gz]` (trailing axes flattened), or IDX file, with labels from
+    /// `labels` (any format `LabelLoader` reads) or, for a CSV, from the column `labelColumn` (else
+    /// a header column named label/labels/class/target); an IDX file without `labels` takes the
+    /// `…-labels-idx1-ubyte[.gz]` file beside it, if present.
+    static func loadFile(_ path: String, labels labelsPath: String? = nil, labelColumn: String? = nil) throws -> Dataset {
         let lower = path.lowercased()
         let base = lower.hasSuffix(".gz") ? String(lower.dropLast(3)) : lower
-        if base.hasSuffix(".csv") { return try CSVLoader.load(path: path) }
-        if base.hasSuffix(".npy") { return try NPYLoader.load(path: path) }
-        if base.hasSuffix("-ubyte") || base.hasSuffix(".idx") {
-            var labels: String? = nil
-            if let l = IDXLoader.labelsPath(forImages: path), FileManager.default.fileExists(atPath: l) { labels = l }
-            return try IDXLoader.load(images: path, labels: labels)
+        var data: Dataset
+        if base.hasSuffix(".csv") {
+            let column: CSVLoader.LabelColumn = labelsPath == nil ? labelColumn.map { .column($0) } ?? .auto : .auto
+            data = try CSVLoader.load(path: path, label: column)
+            if labelsPath != nil, data.labels != nil {
+                throw DataError("\(path) has its own label column and --labels \(labelsPath!) was also given: use one")
+            }
+        } else if base.hasSuffix(".npy") {
+            data = try NPYLoader.load(path: path)
+        } else if base.hasSuffix("-ubyte") || base.hasSuffix(".idx") {
+            var beside: String? = nil
+            if labelsPath == nil, let l = IDXLoader.labelsPath(forImages: path), FileManager.default.fileExists(atPath: l) { beside = l }
+            data = try IDXLoader.load(images: path, labels: beside)
+        } else {
+            throw DataError("\(path): unknown file type (expected .csv, .npy, or an IDX …-ubyte file, optionally .gz)")
         }
-        throw DataError("\(path): unknown file type (expected .csv, .npy, or an IDX …-ubyte file, optionally .gz)")
+        if labelColumn != nil, labelsPath == nil, !base.hasSuffix(".csv") {
+            throw DataError("\(path): --label-column selects a column of a CSV file; for .npy or IDX data give --labels FILE")
+        }
+        if let labelsPath {
+            let labels = try LabelLoader.load(path: labelsPath, column: labelColumn)
+            guard labels.values.count == data.n else {
+                throw DataError("\(labelsPath): \(labels.values.count) labels for the \(data.n) points of \(path)")
+            }
+            data = try Dataset(points: data.points, labels: labels.values, classNames: labels.names, name: data.name)
+        }
+        return data
     }
 
     /// Canonical text (parses back to the same spec), printed with results.
@@ -157,8 +222,9 @@ extension DatasetSpec {
         case .digits(let classes, let perClass, let centering):
             let k = perClass.map { ",per-class=\($0)" } ?? ""
             return "digits:classes=\(classes.map(String.init).joined(separator: ","))\(k),center=\(centering.rawValue)"
-        case .file(let path):
-            return Self.looksLikeDataFile(path) && !path.contains(":") ? path : "file:\(path)"
+        case .file(let path, let labels, let column):
+            let options = (labels.map { ";labels=\($0)" } ?? "") + (column.map { ";label-column=\($0)" } ?? "")
+            return (Self.looksLikeDataFile(path) && !path.contains(":") ? path : "file:\(path)") + options
         }
     }
 }

@@ -98,7 +98,7 @@ public struct SpeciationMeasurement: Sendable {
         switch subject {
         case .dataset(let data, _):
             guard let labels = data.labels, Set(labels).count >= 2 else {
-                throw ModelError("\(data.name): speciation needs class labels with at least two classes")
+                throw ModelError(DatasetSpec.missingLabelsHelp(data.name, needs: "speciation"))
             }
         case .population(let law):
             guard law.k >= 2 else { throw ModelError("speciation needs a mixture with at least two components") }
