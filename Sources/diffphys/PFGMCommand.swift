@@ -58,6 +58,9 @@ struct PFGMSample: ParsableCommand {
         try SizeCheck.check(dataOptions, [SizeCheck.item("--count", count, Double(count) * (6 * d + n)),
                                           SizeCheck.item("--steps", steps, 4 * Double(steps))])
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMax > sigmaMin else { throw ValidationError("need σ_max > σ_min > 0") }
+        guard sigmaMax <= 1e150, sigmaMin >= 1e-150 else {
+            throw ValidationError("--sigma-max and --sigma-min must lie in [1e-150, 1e150] (σ² must be a finite, normal number)")
+        }
         guard steps >= 2 else { throw ValidationError("--steps must be ≥ 2") }
         guard rtol > 0 else { throw ValidationError("--rtol must be > 0") }
         guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--D takes one value here") }
