@@ -68,6 +68,7 @@ public enum FileErrors {
     public static func cause(_ error: Error) -> String {
         if let e = error as? OutputError { return e.message }
         if let e = error as? ModelError { return e.message }
+        if let e = error as? DataError { return e.message }
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
