@@ -97,17 +97,30 @@ public enum StudyRunner {
         return decls
     }
 
+    /// The manifest of a study folder: everything that determines its rows (Output/RunManifest).
+    public static func manifest(_ study: StudyDeclaration, parameters: StudyParameters, quick: Bool, seed: UInt64) -> RunManifest {
+        RunManifest(["study": study.name, "measurement": study.measurement, "seed": "\(seed)", "quick": quick ? "quick" : "full",
+                     "parameters": parameters.values.keys.sorted().map { "\($0)=\(parameters.values[$0]!)" }.joined(separator: ";")])
+    }
+
     /// Runs one study into `<out>/<name>/`, writing `checks.csv`, `report.md` and its own files.
+    /// The folder's manifest must match (else the run refuses, naming the differing fields);
+    /// `fresh` removes its earlier rows first.
     public static func run(_ study: StudyDeclaration, quick: Bool, out: String, seed: UInt64, threads: Int,
-                           showProgress: Bool) throws -> (StudyOutcome, seconds: Double) {
+                           showProgress: Bool, fresh: Bool = false) throws -> (StudyOutcome, seconds: Double) {
         guard let kind = kinds[study.measurement] else {
             throw StudyError("study \(study.name): unknown measurement '\(study.measurement)' (known: \(kinds.keys.sorted().joined(separator: ", ")))")
         }
         let dir = out + "/" + study.name
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw OutputError("cannot create folder \(dir): \(FileErrors.cause(error))")
+        }
         let start = Date()
         let context = StudyContext(directory: dir, seed: seed, threads: threads, quick: quick, showProgress: showProgress)
         let parameters = study.resolved(quick: quick)
+        let existing = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { !$0.hasPrefix(".") && $0 != RunManifest.fileName }
+        try manifest(study, parameters: parameters, quick: quick, seed: seed).claim(directory: dir, rowFiles: existing, fresh: fresh)
         let outcome = try kind.run(parameters, context: context)
         let seconds = Date().timeIntervalSince(start)
         var table = CSVTable(header: ["check", "prediction", "measurement", "stderr", "tolerance", "relation", "agrees"])

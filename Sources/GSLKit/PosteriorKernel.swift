@@ -137,12 +137,16 @@ public enum InnerProducts: Sendable {
 
 /// Softmax over n components of a batch of particles, with its two products (Docs/Engine.md):
 ///
-///     d²_iμ = s²|x_i|² − 2 s x_i·a_μ + |a_μ|²        (one GEMM for all x_i·a_μ)
+///     d²_iμ = |s x_i − c a_μ|² = s²|x_i|² − 2 s c x_i·a_μ + c²|a_μ|²   (one GEMM for all x_i·a_μ)
 ///     ln k_iμ = rule(d²_iμ),  w_iμ = exp(ln k_iμ − max) / Σ_ν exp(ln k_iν − max)   (log-sum-exp)
 ///     m̂_i = Σ_μ w_iμ a_μ                                 (a second GEMM)
 ///
-/// Small-distance guard: the GEMM form cancels when s·x ≈ a_μ; its absolute error in d² is
-/// bounded by c·ε·(s²|x|² + 2s|x|·max|a| + max|a|²). When that bound, times the rule's slope,
+/// `s` scales the particles and `c` (`pointScale`, default 1) the components. The diffusion
+/// score passes s = 1, c = e^{−t}, σ² = Δ_t (the x variables of Docs/Theory.md §1.1), which stays
+/// finite for every t > 0, where the VE form s = eᵗ, σ² = e^{2t} − 1 overflows for t ≳ 355.
+///
+/// Small-distance guard: the GEMM form cancels when s·x ≈ c·a_μ; its absolute error in d² is
+/// bounded by k·ε·(s²|x|² + 2s|x|·c max|a| + c² max|a|²). When that bound, times the rule's slope,
 /// exceeds `cancellationTolerance` in ln k, every candidate within `logWeightWindow` (+ twice the
 /// bound) of the largest log weight is recomputed with explicit differences. Far candidates
 /// carry weight < e^{−window} and cannot matter.
@@ -220,7 +224,7 @@ public final class BatchedSoftmax: Sendable {
     /// product on one worker: results do not depend on `threads`. `.threadedBLAS`: both products
     /// over all rows with `threads` BLAS threads, the softmax split by rows. Supplied products
     /// (`.combination`) are float64 whatever the engine's precision.
-    public func evaluate(_ x: Matrix<Double>, rows: Int, scale s: Double, rule: LogWeightRule,
+    public func evaluate(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1, rule: LogWeightRule,
                          workspace ws: PosteriorWorkspace, outputs: PosteriorOutputs,
                          products: InnerProducts = .compute, threads: Int = 1,
                          strategy: ParallelStrategy = .rowBlocks, blockRows: Int = 64) {
@@ -228,6 +232,7 @@ public final class BatchedSoftmax: Sendable {
                      "BatchedSoftmax: batch \(rows) of \(x.rows)×\(x.columns), workspace \(ws.capacity), d = \(d)")
         precondition(ws.components == n && ws.dimension == d, "BatchedSoftmax: workspace built for another model")
         precondition(threads >= 1 && blockRows >= 1, "BatchedSoftmax: threads and blockRows must be ≥ 1")
+        precondition(s.isFinite && c.isFinite && c >= 0, "BatchedSoftmax: scales must be finite (s = \(s), c = \(c))")
         if rows == 0 { return }
         Threads.pinBLAS()
         var supplied: (Matrix<Double>, Double, Matrix<Double>, Double, [Double])? = nil
@@ -244,7 +249,8 @@ public final class BatchedSoftmax: Sendable {
         let empty = Matrix<Double>(rows: 0, columns: n)
         let (g, ga, z, zb, norms) = supplied ?? (empty, 0, empty, 0, [])
         PosteriorRows.with(x, ws, single: single, classes: wantClasses, first: g, second: z, errorNorms: norms) { p in
-            let phases = Phases(engine: self, rows: p, scale: s, rule: rule, outputs: outputs,
+            let phases = Phases(engine: self, rows: p, scale: s, pointScale: c,
+                                scaledNorms: c == 1 ? nil : squaredNorms.map { c * c * $0 }, rule: rule, outputs: outputs,
                                 supplied: supplied != nil, firstScale: ga, secondScale: zb)
             if strategy == .threadedBLAS && threads > 1 && supplied == nil {
                 Threads.withBLASThreads(threads) { phases.product(0..<rows) }
@@ -265,18 +271,21 @@ public final class BatchedSoftmax: Sendable {
     /// ln w = ln k(|s x_i − a_μ|²) − LSE_i with the squared distance by explicit differences, so
     /// the value is exact where w itself underflows (f^e = −(1/d) E[ln w_origin] stays finite).
     /// Capped at 0 (ln w ≤ 0 exactly; the LSE carries the products' rounding, ≤ the guard's tolerance).
-    public func logWeights(_ x: Matrix<Double>, rows: Int, scale s: Double, rule: LogWeightRule,
+    public func logWeights(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1, rule: LogWeightRule,
                            components: [Int], workspace ws: PosteriorWorkspace) -> [Double] {
         precondition(components.count >= rows && x.columns == d, "BatchedSoftmax.logWeights: shapes")
-        return (0..<rows).map { i in min(0, rule(exactSquaredDistance(x, row: i, scale: s, component: components[i])) - ws.logSumExp[i]) }
+        return (0..<rows).map { i in
+            min(0, rule(exactSquaredDistance(x, row: i, scale: s, pointScale: c, component: components[i])) - ws.logSumExp[i])
+        }
     }
 
-    /// |s·x_i − a_μ|² by explicit differences.
-    public func exactSquaredDistance(_ x: Matrix<Double>, row i: Int, scale s: Double, component mu: Int) -> Double {
+    /// |s·x_i − c·a_μ|² by explicit differences.
+    public func exactSquaredDistance(_ x: Matrix<Double>, row i: Int, scale s: Double, pointScale c: Double = 1,
+                                     component mu: Int) -> Double {
         let d = self.d
         var d2 = 0.0
         for j in 0..<d {
-            let u = s * x.storage[i * d + j] - points.storage[mu * d + j]
+            let u = s * x.storage[i * d + j] - c * points.storage[mu * d + j]
             d2 += u * u
         }
         return d2
@@ -284,9 +293,11 @@ public final class BatchedSoftmax: Sendable {
 
     /// rows × n squared distances |s·x_i − a_μ|² by explicit differences (exact; for single
     /// points and small batches: O(rows·n·d) scalar work).
-    public func squaredDistances(_ x: Matrix<Double>, rows: Int, scale s: Double) -> Matrix<Double> {
+    public func squaredDistances(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1) -> Matrix<Double> {
         var out = Matrix<Double>(rows: rows, columns: n)
-        for i in 0..<rows { for mu in 0..<n { out.storage[i * n + mu] = exactSquaredDistance(x, row: i, scale: s, component: mu) } }
+        for i in 0..<rows {
+            for mu in 0..<n { out.storage[i * n + mu] = exactSquaredDistance(x, row: i, scale: s, pointScale: c, component: mu) }
+        }
         return out
     }
 
@@ -399,6 +410,8 @@ private struct Phases: @unchecked Sendable {
     let engine: BatchedSoftmax
     let rows: PosteriorRows
     let scale: Double, rule: LogWeightRule, outputs: PosteriorOutputs
+    /// c of d² = |s x − c a|², and c²|a_μ|² when c ≠ 1 (nil: the stored |a_μ|²).
+    let pointScale: Double, scaledNorms: [Double]?
     /// Supplied products: first·firstScale + second·secondScale.
     let supplied: Bool, firstScale: Double, secondScale: Double
 
@@ -424,15 +437,21 @@ private struct Phases: @unchecked Sendable {
         }
     }
 
+    /// |a_μ|² scaled by c² (the stored norms when c = 1).
+    private func withNorms<R>(_ body: (UnsafePointer<Double>) -> R) -> R {
+        guard let scaledNorms else { return engine.withSquaredNorms(body) }
+        return scaledNorms.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
     /// Phase 2: log weights from the inner products, the cancellation guard, and the normalised
     /// softmax with its summaries, row by row in cache.
     func softmax(_ r: Range<Int>) {
-        let n = engine.n, d = engine.d, p = rows, s = scale
+        let n = engine.n, d = engine.d, p = rows, s = scale, c = pointScale
         // Rounding unit of the products, and twice the bound for supplied (assembled) ones.
         let unit = p.dotsF != nil ? Double(Float.ulpOfOne) : Double.ulpOfOne
         let gemmErrorFactor = (supplied ? 2 : 1) * (4 + Double(d).squareRoot()) * unit
-        let maxNorm = engine.largestNorm
-        engine.withSquaredNorms { an2 in
+        let maxNorm = c * engine.largestNorm
+        withNorms { an2 in
             engine.withPoints { a in
                 for i in r {
                     let xi = p.x + i * d
@@ -443,9 +462,9 @@ private struct Phases: @unchecked Sendable {
                     var lmax: Double
                     switch rule.form {
                     case .gaussian(let sigma2):
-                        lmax = vk_gaussian_log_weights(w, dotsF, an2, n, sx2, s, 1 / (2 * sigma2), w)
+                        lmax = vk_gaussian_log_weights(w, dotsF, an2, n, sx2, s * c, 1 / (2 * sigma2), w)
                     case .general(let f):
-                        vk_squared_distances(w, dotsF, an2, n, sx2, s, w)
+                        vk_squared_distances(w, dotsF, an2, n, sx2, s * c, w)
                         lmax = -.infinity
                         for mu in 0..<n {
                             let l = f(w[mu])
@@ -463,7 +482,7 @@ private struct Phases: @unchecked Sendable {
                             var d2 = 0.0
                             let b = a + mu * d
                             for j in 0..<d {
-                                let u = s * xi[j] - b[j]
+                                let u = s * xi[j] - c * b[j]
                                 d2 += u * u
                             }
                             w[mu] = rule(d2)

@@ -16,12 +16,12 @@ struct BenchCommand: ParsableCommand {
         (after one warm-up); the machine should be otherwise idle.
         """)
 
-    @Option(name: .customLong("B"), help: "Particles per score step (with --n and --d: one shape; default: the standard set of shapes).") var B: Int?
-    @Option(help: "Training points (default: the standard set of shapes).") var n: Int?
-    @Option(help: "Dimension (default: the standard set of shapes).") var d: Int?
-    @Option(name: .customLong("repeat"), help: "Repetitions per timing (median reported).") var repetitions: Int = 5
+    @Option(name: .customLong("B"), parsing: .unconditional, help: "Particles per score step (with --n and --d: one shape; default: the standard set of shapes).") var B: Int?
+    @Option(parsing: .unconditional, help: "Training points (default: the standard set of shapes).") var n: Int?
+    @Option(parsing: .unconditional, help: "Dimension (default: the standard set of shapes).") var d: Int?
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions per timing (median reported).") var repetitions: Int = 5
     @Flag(help: "Skip the generation and forward-curve workloads.") var kernelOnly = false
-    @Option(help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
+    @Option(parsing: .unconditional, help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
     var fmnistSamples: Int = 0
     @OptionGroup var format: JSONOptions
     var json: Bool { format.json }
@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         for (name, v) in [("--B", B), ("--n", n), ("--d", d)] { if let v, v < 1 { throw ValidationError("\(name) must be ≥ 1") } }
         if repetitions < 1 { throw ValidationError("--repeat must be ≥ 1") }
+        let bn = Double(n ?? 10_000), bd = Double(d ?? 784), bb = Double(B ?? 256)
+        try SizeCheck.check(nil, [SizeCheck.item("--B", B ?? 256, 3 * bb * (bn + bd)),
+                                  SizeCheck.item(n != nil ? "--n" : "--d", n ?? d ?? 10_000, 2 * bn * bd)])
         if fmnistSamples < 0 || fmnistSamples == 1 { throw ValidationError("--fmnist-samples must be 0 or ≥ 2") }
     }
 

@@ -25,9 +25,9 @@ struct CollapseCommand: ParsableCommand {
     @OptionGroup var timeGrid: TimeGridOptions<Self>
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     @OptionGroup var sde: SDEOptions
-    @Option(help: "Backward SDE trajectories for hat t_C and f_mem (0: skip).") var trajectories = 200
-    @Option(help: "Clone pairs per time for φ_C (0: skip; costly).") var clones = 0
-    @Option(help: "Fresh population points for the non-planted ensemble (gaussian/gmm2; 0: skip).") var fresh = 2000
+    @Option(parsing: .unconditional, help: "Backward SDE trajectories for hat t_C and f_mem (0: skip).") var trajectories = 200
+    @Option(parsing: .unconditional, help: "Clone pairs per time for φ_C (0: skip; costly).") var clones = 0
+    @Option(parsing: .unconditional, help: "Fresh population points for the non-planted ensemble (gaussian/gmm2; 0: skip).") var fresh = 2000
 
     var samples: Int { sampleCount.samples }
     var horizon: Double { sde.resolvedHorizon }
@@ -38,6 +38,13 @@ struct CollapseCommand: ParsableCommand {
         guard timeGrid.points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard trajectories == 0 || trajectories >= 2 else { throw ValidationError("--trajectories must be 0 or ≥ 2") }
         guard clones >= 0, fresh >= 0 else { throw ValidationError("--clones and --fresh must be ≥ 0") }
+        let (n, d) = SizeCheck.shape(dataOptions), s = Double(sampleCount.samples), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", sampleCount.samples, s * (n + 2 * d)),
+                                          SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (s + 64)),
+                                          SizeCheck.item("--trajectories", trajectories, Double(trajectories) * (4 * d + n)),
+                                          SizeCheck.item("--clones", clones, 2 * Double(clones) * (4 * d + n)),
+                                          SizeCheck.item("--fresh", fresh, Double(fresh) * (2 * d + n)),
+                                          SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
     }
 
     struct CurveRow: Encodable {

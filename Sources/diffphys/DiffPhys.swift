@@ -31,11 +31,16 @@ struct DiffPhys: ParsableCommand {
     /// Parses and runs the command; library errors are reported with the flag of the parameter
     /// they name (`CLIError`).
     static func main() {
+        Startup.prepare()
+        if let problem = Startup.environmentProblem() { Startup.fail(problem) }
         do {
             var command = try parseAsRoot()
+            try Startup.configureThreads(command)
             try command.run()
         } catch {
+            Startup.finishStandardOutput()
             exit(withError: CLIError.map(error))
         }
+        Startup.finishStandardOutput()
     }
 }

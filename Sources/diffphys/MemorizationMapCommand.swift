@@ -20,15 +20,22 @@ struct MemorizationMapCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Comma-separated training-set sizes n.") var n: String
-    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only; default: the spec's d).") var d: String?
-    @Option(help: "Comma-separated forward times t > 0.") var times = TimeList([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3])
+    @Option(parsing: .unconditional, help: "Comma-separated training-set sizes n.") var n: String
+    @Option(parsing: .unconditional, help: "Comma-separated dimensions d (gaussian/gmm2 specs only; default: the spec's d).") var d: String?
+    @Option(parsing: .unconditional, help: "Comma-separated forward times t > 0.") var times = TimeList([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3])
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     var samples: Int { sampleCount.samples }
     @Option(help: "Output directory (map.csv, thresholds.csv).") var out: String
     @Option(help: .hidden) var stopAfter: Int?
+    @Flag(help: "Start over: remove the folder's earlier rows instead of resuming.") var fresh = false
 
     func validate() throws {
+        let ns = (try? integers(n, option: "--n")) ?? [], ds = (try? d.map { try integers($0, option: "--d") }) ?? nil
+        let (n0, d0) = SizeCheck.shape(dataOptions)
+        let nMax = Double(ns.max() ?? 1), dMax = Double(ds?.max() ?? Int(d0))
+        _ = n0
+        try SizeCheck.check(nil, [SizeCheck.item("--n", ns.max() ?? 1, 3 * nMax * dMax),
+                                  SizeCheck.item("--samples", samples, 2 * Double(samples) * (nMax + 2 * dMax))])
     }
 
     struct Output: Encodable {
@@ -57,6 +64,13 @@ struct MemorizationMapCommand: ParsableCommand {
                                       threads: threadOptions.count)
         } catch let e as ModelError { throw ValidationError(e.message) }
         let csvPath = (out as NSString).appendingPathComponent("map.csv")
+        var fields = try spec.manifestFields()
+        fields["seed"] = "\(dataOptions.seed)"
+        fields["n"] = ns.map(String.init).joined(separator: ",")
+        fields["d"] = ds.map { $0.map(String.init).joined(separator: ",") } ?? "spec"
+        fields["times"] = ts.map { CSVValue.number($0).text }.joined(separator: ",")
+        fields["samples"] = "\(samples)"
+        try RunManifest(fields).claim(directory: out, rowFiles: ["map.csv", "thresholds.csv"], fresh: fresh)
         let progress = ProgressReporter("memorization-map", total: map.cells.count * ts.count, enabled: !output.json)
         let rows = try map.run(csvPath: csvPath, stopAfter: stopAfter, progress: progress)
         let thresholds = MemorizationMap.thresholds(rows)

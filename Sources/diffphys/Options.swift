@@ -64,24 +64,27 @@ struct SampleFileOptions: ParsableArguments {
         }
     }
 
-    /// Writes `samples` (one row each) to `out`, if given.
+    /// Writes `samples` (one row each) to `out`, if given: atomically (a temporary name renamed
+    /// when complete), creating missing folders as `--plot` does.
     func write(_ samples: Matrix<Double>) throws {
         guard let out else { return }
-        if out.hasSuffix(".npy") { try NPYLoader.write(samples, to: out) } else { try CSVLoader.write(samples, header: false, to: out) }
+        try AtomicFile.replace(out) { tmp in
+            if out.hasSuffix(".npy") { try NPYLoader.write(samples, to: tmp) } else { try CSVLoader.write(samples, header: false, to: tmp) }
+        }
     }
 }
 
 /// The backward-SDE options (`--T`, `--t-min`, `--steps`, `--grid`, `--scheme`) → `SDESettings`,
 /// with the library's one set of defaults.
 struct SDEOptions: ParsableArguments {
-    @Option(name: .customLong("T"),
+    @Option(name: .customLong("T"), parsing: .unconditional,
             help: "Start time T of backward trajectories, x(T) ~ N(0, I) (default: 6; speciation: max(½ln Λ + 3, t_max + 1)).")
     var horizon: Double?
 
-    @Option(help: "Final time t_min > 0 of backward trajectories.")
+    @Option(parsing: .unconditional, help: "Final time t_min > 0 of backward trajectories.")
     var tMin: Double = SDESettings.defaultTMin
 
-    @Option(help: "Steps of the backward grid T → t_min.")
+    @Option(parsing: .unconditional, help: "Steps of the backward grid T → t_min.")
     var steps: Int = SDESettings.defaultSteps
 
     @Option(help: "Backward grid: geometric or uniform.")
@@ -120,13 +123,13 @@ protocol TimeGridDefaults { static var points: Int { get } }
 
 /// `--times`, `--auto`, `--points`: the measurement times of a command, given or chosen automatically.
 struct TimeGridOptions<Defaults: TimeGridDefaults>: ParsableArguments {
-    @Option(help: "Comma-separated forward times t > 0 (default: chosen automatically, as with --auto).")
+    @Option(parsing: .unconditional, help: "Comma-separated forward times t > 0 (default: chosen automatically, as with --auto).")
     var times: TimeList?
 
     @Flag(help: "Choose the times around the predicted time (the default when --times is absent).")
     var auto = false
 
-    @Option(help: "Number of times for --auto.")
+    @Option(parsing: .unconditional, help: "Number of times for --auto.")
     var points: Int = Defaults.points
 
     func validate() throws {
@@ -140,7 +143,7 @@ protocol SampleCountDefaults { static var samples: Int { get } }
 
 /// `--samples`: forward samples per time.
 struct SampleCountOptions<Defaults: SampleCountDefaults>: ParsableArguments {
-    @Option(help: "Forward samples per time.")
+    @Option(parsing: .unconditional, help: "Forward samples per time.")
     var samples: Int = Defaults.samples
 
     func validate() throws {
@@ -150,7 +153,7 @@ struct SampleCountOptions<Defaults: SampleCountDefaults>: ParsableArguments {
 
 /// `--threads`.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Worker threads (default: DIFFPHYS_THREADS if set, else all cores).")
+    @Option(parsing: .unconditional, help: "Worker threads (default: DIFFPHYS_THREADS if set, else all cores).")
     var threads: Int?
 
     var count: Int { threads ?? Parallel.defaultThreads }
@@ -177,7 +180,7 @@ enum CLIError {
         "t_min": "--t-min", "T": "--T", "steps": "--steps", "scheme": "--scheme", "grid": "--grid",
         "t": "--t", "point": "--x", "times": "--times", "pairs": "--pairs", "samples": "--samples",
         "trajectories": "--trajectories", "count": "--count", "sigma_min": "--sigma-min", "sigma_max": "--sigma-max",
-        "tolerance": "--rtol", "D": "--D",
+        "tolerance": "--rtol", "D": "--D", "sigma": "--sigma",
     ]
 
     /// The flag a library parameter is set by, if any.
@@ -197,6 +200,12 @@ enum CLIError {
     /// Maps errors thrown by a command's `run()` (see `DiffPhys.main`).
     static func map(_ error: Error) -> Error {
         if let e = error as? ModelError, let flag = flag(for: e.parameter) { return Flagged(description: "\(flag): \(e.message)") }
+        // Foundation/POSIX errors: one line naming the file and the cause, never an NSError dump.
+        if let e = error as? CocoaError {
+            return Flagged(description: (e.filePath ?? e.url?.path).map { "\($0): " } .map { $0 + FileErrors.cause(e) } ?? FileErrors.cause(e))
+        }
+        if let e = error as? POSIXError { return Flagged(description: FileErrors.cause(e)) }
+        if String(describing: type(of: error)).hasPrefix("NS") { return Flagged(description: FileErrors.cause(error)) }
         return error
     }
 }

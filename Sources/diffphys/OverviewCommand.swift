@@ -22,12 +22,15 @@ struct OverviewCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     var samples: Int { sampleCount.samples }
-    @Option(help: "Number of times on the measurement grid (log-spaced).") var points = 24
-    @Option(help: "φ level that defines the measured speciation time.") var threshold = 0.775
+    @Option(parsing: .unconditional, help: "Number of times on the measurement grid (log-spaced).") var points = 24
+    @Option(parsing: .unconditional, help: "φ level that defines the measured speciation time.") var threshold = 0.775
 
     func validate() throws {
         guard points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1)") }
+        let (n, d) = SizeCheck.shape(dataOptions), s = Double(sampleCount.samples)
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", sampleCount.samples, 2 * s * (n + 2 * d)),
+                                          SizeCheck.item("--points", points, Double(points) * (2 * s + 64))])
     }
 
     struct Row: Encodable { var t, y2, y2Stderr: Double; var phi, phiStderr, phiTheory: Double? }
@@ -56,6 +59,7 @@ struct OverviewCommand: ParsableCommand {
         let score = try EmpiricalScore(data)
         let spectrum = try DataSpectrum(points: data.points)
         let ts = spectrum.speciationTimes
+        warnDegenerateSpectrum(lambda: spectrum.lambda)
         let n = Double(data.n), d = Double(data.d)
         var tC: [String: Double] = ["spectrum": try CollapseTheory.tCSpectrum(eigenvalues: spectrum.eigenvalues, n: n)]
         var phiTheory: ((Double) -> Double)? = nil

@@ -39,22 +39,28 @@ struct PFGMSample: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(name: .customLong("D"), help: "Extra dimensions D > 0, or inf (diffusion).") var extra = "inf"
-    @Option(help: "Start noise level σ_max.") var sigmaMax = 80.0
-    @Option(help: "Final noise level σ_min.") var sigmaMin = 1e-3
-    @Option(help: "Number of samples (prior draws).") var count = 16
-    @Option(help: "One trajectory from this point x1,x2,… instead of prior draws (default: --count prior draws).") var start: String?
+    @Option(name: .customLong("D"), parsing: .unconditional, help: "Extra dimensions D > 0, or inf (diffusion).") var extra = "inf"
+    @Option(parsing: .unconditional, help: "Start noise level σ_max.") var sigmaMax = 80.0
+    @Option(parsing: .unconditional, help: "Final noise level σ_min.") var sigmaMin = 1e-3
+    @Option(parsing: .unconditional, help: "Number of samples (prior draws).") var count = 16
+    @Option(parsing: .unconditional, help: "One trajectory from this point x1,x2,… instead of prior draws (default: --count prior draws).") var start: String?
     @Flag(help: "Return x at σ_min without the final denoising step.") var noDenoise = false
     @Option(help: "Integrator: adaptive (gsl rk8pd in ln σ) or heun (EDM schedule).") var integrator: Method = .adaptive
-    @Option(help: "Heun steps (EDM: 18).") var steps = 18
-    @Option(help: "Relative tolerance of the adaptive integrator.") var rtol = 1e-10
+    @Option(parsing: .unconditional, help: "Heun steps (EDM: 18).") var steps = 18
+    @Option(parsing: .unconditional, help: "Relative tolerance of the adaptive integrator.") var rtol = 1e-10
     @Option(help: "Prior noise: chi2 (scale mixture) or beta (authors' Beta-prime radius).") var noise: PoissonFlowNoise = .chiSquared
 
     enum Method: String, ExpressibleByArgument, CaseIterable { case adaptive, heun }
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be ≥ 1") }
+        let (n, d) = SizeCheck.shape(dataOptions)
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--count", count, Double(count) * (6 * d + n)),
+                                          SizeCheck.item("--steps", steps, 4 * Double(steps))])
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMax > sigmaMin else { throw ValidationError("need σ_max > σ_min > 0") }
+        guard sigmaMax <= 1e150, sigmaMin >= 1e-150 else {
+            throw ValidationError("--sigma-max and --sigma-min must lie in [1e-150, 1e150] (σ² must be a finite, normal number)")
+        }
         guard steps >= 2 else { throw ValidationError("--steps must be ≥ 2") }
         guard rtol > 0 else { throw ValidationError("--rtol must be > 0") }
         guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--D takes one value here") }
@@ -134,12 +140,13 @@ struct PFGMField: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
-    @Option(name: .customLong("D"), help: "Extra dimensions D > 0, or inf.") var extra = "inf"
-    @Option(help: "The point x1,x2,…") var x: String
-    @Option(help: "Noise level σ (r = σ√D).") var sigma: Double
+    @Option(name: .customLong("D"), parsing: .unconditional, help: "Extra dimensions D > 0, or inf.") var extra = "inf"
+    @Option(parsing: .unconditional, help: "The point x1,x2,…") var x: String
+    @Option(parsing: .unconditional, help: "Noise level σ (r = σ√D).") var sigma: Double
 
     func validate() throws {
         guard sigma > 0, sigma.isFinite else { throw ValidationError("--sigma must be finite and > 0") }
+        try SizeCheck.check(dataOptions, [])
         guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--D takes one value here") }
     }
 
@@ -162,15 +169,18 @@ struct PFGMField: ParsableCommand {
 
 /// Shared: the D list, sample counts, σ range.
 struct PFGMAnalysisOptions: ParsableArguments {
-    @Option(name: .customLong("D"), help: "Extra dimensions: one value or a comma list (e.g. 1,4,16,inf).") var extra = "1,4,16,inf"
-    @Option(help: "Marginal samples per σ level.") var samples = 2000
-    @Option(help: "ODE trajectories for per-trajectory levels (0: skip).") var trajectories = 100
-    @Option(help: "σ_max.") var sigmaMax = 80.0
-    @Option(help: "σ_min.") var sigmaMin = 1e-3
-    @Option(help: "Number of log-spaced σ levels.") var points = 40
+    @Option(name: .customLong("D"), parsing: .unconditional, help: "Extra dimensions: one value or a comma list (e.g. 1,4,16,inf).") var extra = "1,4,16,inf"
+    @Option(parsing: .unconditional, help: "Marginal samples per σ level.") var samples = 2000
+    @Option(parsing: .unconditional, help: "ODE trajectories for per-trajectory levels (0: skip).") var trajectories = 100
+    @Option(parsing: .unconditional, help: "σ_max.") var sigmaMax = 80.0
+    @Option(parsing: .unconditional, help: "σ_min.") var sigmaMin = 1e-3
+    @Option(parsing: .unconditional, help: "Number of log-spaced σ levels.") var points = 40
 
     func validate() throws {
         guard samples >= 2, trajectories >= 0, points >= 3 else { throw ValidationError("need --samples ≥ 2, --trajectories ≥ 0, --points ≥ 3") }
+        try SizeCheck.check(nil, [SizeCheck.item("--samples", samples, 4 * Double(samples) * 1000),
+                                  SizeCheck.item("--points", points, Double(points) * (Double(samples) + Double(trajectories) + 64)),
+                                  SizeCheck.item("--trajectories", trajectories, 4 * Double(trajectories) * 1000)])
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMax > sigmaMin else { throw ValidationError("need σ_max > σ_min > 0") }
         _ = try parseExtraDimensions(extra)
     }

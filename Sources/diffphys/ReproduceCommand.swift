@@ -19,7 +19,8 @@ struct ReproduceCommand: ParsableCommand {
     @Flag(help: "Reduced sizes: every study within a few minutes in total on 2 cores.") var quick = false
     @Option(help: "Output folder.") var out = "results"
     @Option(help: "Folder of study files (default: the package's Analyses/).") var analyses: String?
-    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
+    @Flag(help: "Start each study folder over (remove its earlier rows) instead of resuming.") var fresh = false
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -41,7 +42,7 @@ struct ReproduceCommand: ParsableCommand {
         var results: [(StudyDeclaration, StudyOutcome, Double)] = []
         for s in chosen {
             note("study \(s.name): \(s.title)\(quick ? " [quick]" : "")")
-            let (outcome, seconds) = try StudyRunner.run(s, quick: quick, out: out, seed: seed, threads: threadOptions.count, showProgress: true)
+            let (outcome, seconds) = try StudyRunner.run(s, quick: quick, out: out, seed: seed, threads: threadOptions.count, showProgress: true, fresh: fresh)
             results.append((s, outcome, seconds))
             for c in outcome.checks {
                 print("\(s.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")")

@@ -19,7 +19,7 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var sde: SDEOptions
     @OptionGroup var file: SampleFileOptions
     @OptionGroup var format: JSONOptions
-    @Option(help: "Number of samples.") var count = 16
+    @Option(parsing: .unconditional, help: "Number of samples.") var count = 16
     @Option(help: "sde or ode.") var sampler: SamplerKind = .sde
     @Option(help: "Final step at t_min: draw (posterior sample), mean (Tweedie), none.") var final: FinalStep = .posteriorDraw
 
@@ -30,6 +30,9 @@ struct SampleCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be ≥ 1") }
+        let (n, d) = SizeCheck.shape(dataOptions), c = Double(count)
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--count", count, c * (6 * d + n)),
+                                          SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
     }
 
     struct SampleRecord: Encodable {

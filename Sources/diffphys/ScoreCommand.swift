@@ -13,13 +13,14 @@ struct ScoreCommand: ParsableCommand {
         """)
 
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Forward time t > 0.") var t: Double
-    @Option(help: "The point x as comma-separated coordinates (length d).") var x: String
+    @Option(parsing: .unconditional, help: "Forward time t > 0.") var t: Double
+    @Option(parsing: .unconditional, help: "The point x as comma-separated coordinates (length d).") var x: String
     @OptionGroup var format: JSONOptions
     var json: Bool { format.json }
 
     func validate() throws {
         guard t.isFinite, t > 0 else { throw ValidationError("--t must be a finite time > 0 (got \(t))") }
+        try SizeCheck.check(dataOptions, [])
     }
 
     struct Output: Encodable {
@@ -47,6 +48,7 @@ struct ScoreCommand: ParsableCommand {
         if json {
             print(try JSONOutput.encode(out))
         } else {
+            warnNonFinite(["score": e.score, "ln P_t": [e.logDensity], "Y2": [e.participationRatio]])
             print("data: \(spec)   t = \(t)   (\(out.conventions))")
             print("score F(x,t) = \(e.score.map { String(format: "%.10g", $0) }.joined(separator: ", "))")
             print("ln P_t(x)    = \(String(format: "%.12g", e.logDensity))")

@@ -25,9 +25,9 @@ struct SpeciationCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var timeGrid: TimeGridOptions<Self>
     @OptionGroup var sde: SDEOptions
-    @Option(help: "Clone pairs (clones) or samples (rb, uturn) per time.") var pairs = 2000
+    @Option(parsing: .unconditional, help: "Clone pairs (clones) or samples (rb, uturn) per time.") var pairs = 2000
     @Option(help: "clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
-    @Option(help: "φ level that defines the measured speciation time.") var threshold = 0.775
+    @Option(parsing: .unconditional, help: "φ level that defines the measured speciation time.") var threshold = 0.775
 
     enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
         case clones, rb, uturn, all
@@ -44,6 +44,10 @@ struct SpeciationCommand: ParsableCommand {
     func validate() throws {
         guard threshold.isFinite, threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         guard pairs >= 2 else { throw ValidationError("--pairs must be ≥ 2, got \(pairs)") }
+        let (n, d) = SizeCheck.shape(dataOptions), p = Double(pairs), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--pairs", pairs, 2 * p * (4 * d + n)),
+                                          SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (p + 64)),
+                                          SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
     }
 
     struct Output: Encodable {
@@ -95,6 +99,7 @@ struct SpeciationCommand: ParsableCommand {
         }
         let measurement = try SpeciationMeasurement(subject: subject, settings: sde.settings, threads: threadOptions.count)
         let prediction = try measurement.predict(threshold: threshold)
+        warnDegenerateSpectrum(lambda: prediction.lambda)
         let grid = timeGrid.times?.values ?? SpeciationMeasurement.autoTimes(prediction, count: timeGrid.points)
         let tMin = sde.tMin, steps = sde.steps, scheme = sde.scheme
         let estimators = estimator.set

@@ -15,11 +15,11 @@ struct TheoryCommand: ParsableCommand {
             φ = ½ + ½ E_z tanh²(h + √h z), h = d m̃²/(e^{2t} − 1 + σ²). With --tau: the large-d curve \
             φ_∞(τ), t = ½ ln d + τ. Example: diffphys theory phi --d 1024 --t 3.5
             """)
-        @Option(help: "Dimension d (required with --t).") var d: Double?
-        @Option(help: "m̃: the class means are ±m with |m|² = d m̃².") var mtilde: Double = 1
-        @Option(help: "Within-class standard deviation σ.") var sigma: Double = 1
-        @Option(help: "Forward time t (required with --d).") var t: Double?
-        @Option(help: "Universal large-d curve at τ = t − ½ ln d (default: none; give --d and --t instead).") var tau: Double?
+        @Option(parsing: .unconditional, help: "Dimension d (required with --t).") var d: Double?
+        @Option(parsing: .unconditional, help: "m̃: the class means are ±m with |m|² = d m̃².") var mtilde: Double = 1
+        @Option(parsing: .unconditional, help: "Within-class standard deviation σ.") var sigma: Double = 1
+        @Option(parsing: .unconditional, help: "Forward time t (required with --d).") var t: Double?
+        @Option(parsing: .unconditional, help: "Universal large-d curve at τ = t − ½ ln d (default: none; give --d and --t instead).") var tau: Double?
         @OptionGroup var format: JSONOptions
         var json: Bool { format.json }
 
@@ -50,7 +50,7 @@ struct TheoryCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "speciation-time",
             abstract: "t_S from the top covariance eigenvalue Λ in the three labelled conventions (THEORY §2.1).")
-        @Option(help: "Top eigenvalue Λ of the data covariance.") var lambda: Double
+        @Option(parsing: .unconditional, help: "Top eigenvalue Λ of the data covariance.") var lambda: Double
         @OptionGroup var format: JSONOptions
         var json: Bool { format.json }
         func validate() throws { guard lambda > 0, lambda.isFinite else { throw ValidationError("--lambda must be > 0") } }
@@ -67,9 +67,9 @@ struct TheoryCommand: ParsableCommand {
             commandName: "collapse-time",
             abstract: "Collapse time of n Gaussian points of variance σ² in d dimensions (paper eq. 10, THEORY §3.2).",
             discussion: "t_C = ½ ln(1 + σ²/(n^{2/d} − 1)), α = ln n / d. Example: diffphys theory collapse-time --n 20000 --d 256")
-        @Option(help: "Training points n.") var n: Double
-        @Option(help: "Dimension d.") var d: Double
-        @Option(help: "Data variance σ² per coordinate.") var sigma2: Double = 1
+        @Option(parsing: .unconditional, help: "Training points n.") var n: Double
+        @Option(parsing: .unconditional, help: "Dimension d.") var d: Double
+        @Option(parsing: .unconditional, help: "Data variance σ² per coordinate.") var sigma2: Double = 1
         @OptionGroup var format: JSONOptions
         var json: Bool { format.json }
         func validate() throws {

@@ -41,18 +41,20 @@ public enum ForwardModel: Sendable {
         }
     }
 
-    /// x = decay·b + spread·u at `level`; the engine sees y = scale·x at variance sigma2.
-    struct Level { var value, decay, spread, scale, sigma2: Double }
+    /// x = decay·b + spread·u at `level`; the engine compares scale·x with pointScale·a_μ at
+    /// variance sigma2 (diffusion: x against e^{−t} a_μ at Δ_t, finite at every t, as `EmpiricalScore`).
+    struct Level { var value, decay, spread, scale, pointScale, sigma2: Double }
 
     func level(_ value: Double) throws -> Level {
         switch self {
         case .diffusion:
             try validateTime(value)
-            return Level(value: value, decay: exp(-value), spread: ForwardProcess.delta(value).squareRoot(),
-                         scale: exp(value), sigma2: ForwardProcess.sigmaVE2(value))
+            let delta = ForwardProcess.delta(value)
+            return Level(value: value, decay: exp(-value), spread: delta.squareRoot(),
+                         scale: 1, pointScale: exp(-value), sigma2: delta)
         case .poissonFlow:
             guard value > 0, value.isFinite else { throw ModelError("σ must be finite and > 0, got \(value)") }
-            return Level(value: value, decay: 1, spread: value, scale: 1, sigma2: value * value)
+            return Level(value: value, decay: 1, spread: value, scale: 1, pointScale: 1, sigma2: value * value)
         }
     }
 
@@ -259,7 +261,7 @@ extension ForwardEnsemble {
                 // s·|x| ≤ s·decay|b| + s·spread|u|: the scale of the rounding of the assembled products.
                 var norms = [Double](repeating: 0, count: b)
                 for r in 0..<b { norms[r] = level.scale * (level.decay * buf.originNorm[r] + level.spread * buf.noiseNorm[r]) }
-                fast.evaluate(buf.x, rows: b, scale: level.scale, sigma2: level.sigma2, workspace: ws, outputs: outputs,
+                fast.evaluate(buf.x, rows: b, scale: level.scale, pointScale: level.pointScale, sigma2: level.sigma2, workspace: ws, outputs: outputs,
                               products: .combination(first: buf.originDots, firstScale: level.decay,
                                                      second: buf.noiseDots, secondScale: level.spread, errorNorms: norms))
             } else {
@@ -267,7 +269,7 @@ extension ForwardEnsemble {
             }
             var logW: [Double] = []
             if planted, let exact = model.posterior {
-                logW = exact.logWeights(buf.x, rows: b, scale: level.scale, sigma2: level.sigma2, components: components, workspace: ws)
+                logW = exact.logWeights(buf.x, rows: b, scale: level.scale, pointScale: level.pointScale, sigma2: level.sigma2, components: components, workspace: ws)
             }
             var rows: [Row] = []
             rows.reserveCapacity(b)

@@ -7,13 +7,43 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// JSON encoding shared by every command: sorted keys, non-finite numbers as strings.
+/// JSON encoding shared by every command: sorted keys; non-finite numbers are written as
+/// `null` and listed, with their key path, in a top-level `warnings` array (JSON has no NaN).
 public enum JSONOutput {
+    private static let marks = (nan: "\u{1}nan", inf: "\u{1}inf", minusInf: "\u{1}-inf")
+
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: marks.inf, negativeInfinity: marks.minusInf,
+                                                                      nan: marks.nan)
+        let data = try encoder.encode(value)
+        var text = String(decoding: data, as: UTF8.self)
+        guard text.contains("\\u0001") else { return text }
+        // Key paths of the non-finite values, for the warnings list.
+        var warnings: [String] = []
+        if let tree = try? JSONSerialization.jsonObject(with: data) { collect(tree, path: "", into: &warnings) }
+        for mark in [marks.nan, marks.inf, marks.minusInf] {
+            text = text.replacingOccurrences(of: "\"\\u0001" + mark.dropFirst() + "\"", with: "null")
+        }
+        if text.hasPrefix("{"), !warnings.isEmpty {
+            let list = try encoder.encode(warnings.map { "\($0) is not a finite number; written as null" })
+            let entry = "\"warnings\" : " + String(decoding: list, as: UTF8.self)
+            let rest = text.dropFirst().drop { $0 == "\n" || $0 == " " }
+            text = rest.hasPrefix("}") ? "{" + (pretty ? "\n  " : "") + entry + (pretty ? "\n" : "") + rest
+                                       : "{" + (pretty ? "\n  " : "") + entry + "," + (pretty ? "\n  " : "") + rest
+        }
+        return text
+    }
+
+    private static func collect(_ node: Any, path: String, into warnings: inout [String]) {
+        if let s = node as? String, s.hasPrefix("\u{1}") {
+            warnings.append((path.isEmpty ? "value" : path) + " (" + String(s.dropFirst()) + ")")
+        } else if let d = node as? [String: Any] {
+            for k in d.keys.sorted() { collect(d[k]!, path: path.isEmpty ? k : path + "." + k, into: &warnings) }
+        } else if let a = node as? [Any] {
+            for (i, v) in a.enumerated() { collect(v, path: path + "[\(i)]", into: &warnings) }
+        }
     }
 
     public static func write<T: Encodable>(_ value: T, to path: String) throws {
@@ -21,16 +51,10 @@ public enum JSONOutput {
     }
 }
 
-/// Writes text atomically (temporary file + rename): an interrupted run never leaves a
-/// truncated result behind.
+/// Writes text atomically (temporary file + rename, `AtomicFile`): an interrupted run never
+/// leaves a truncated result behind.
 public func writeText(_ text: String, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    do {
-        try Data(text.utf8).write(to: url, options: .atomic)
-    } catch {
-        throw OutputError("cannot write \(path): \(error.localizedDescription)")
-    }
+    try AtomicFile.write(Data(text.utf8), to: path)
 }
 
 /// A CSV table: a header and rows of numbers or strings. Numbers are written in shortest
@@ -63,7 +87,7 @@ public enum CSVValue: Sendable, CustomStringConvertible, ExpressibleByFloatLiter
     public init(stringLiteral value: String) { self = .text(value) }
     /// The cell as written to the file.
     public var description: String { text }
-    var text: String {
+    public var text: String {
         switch self {
         case .number(let v): return v.isFinite ? "\(v)" : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"))
         case .integer(let v): return "\(v)"
@@ -85,7 +109,7 @@ public final class ResumableCSV {
         self.path = path
         self.header = header
         let fm = FileManager.default
-        try? fm.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.createParent(of: path)
         var rows: [[String]] = []
         if let data = fm.contents(atPath: path), !data.isEmpty {
             var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -96,14 +120,14 @@ public final class ResumableCSV {
             }
             rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
             let kept = ([first] + rows.map { $0.joined(separator: ",") }).joined(separator: "\n") + "\n"
-            try Data(kept.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(Data(kept.utf8), to: path)
         } else {
-            try Data((header.joined(separator: ",") + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(Data((header.joined(separator: ",") + "\n").utf8), to: path)
         }
         existingRows = rows
         guard let h = FileHandle(forWritingAtPath: path) else { throw OutputError("cannot open \(path) for appending") }
         handle = h
-        do { try handle.seekToEnd() } catch { throw OutputError("cannot append to \(path): \(error.localizedDescription)") }
+        do { try handle.seekToEnd() } catch { throw OutputError("cannot append to \(path): \(FileErrors.cause(error))") }
     }
 
     deinit { try? handle.close() }
@@ -115,6 +139,6 @@ public final class ResumableCSV {
             // The throwing write: a full disk or a closed file is an error, not a trap.
             try handle.write(contentsOf: Data((values.map(\.text).joined(separator: ",") + "\n").utf8))
             try handle.synchronize()
-        } catch { throw OutputError("cannot append to \(path): \(error.localizedDescription)") }
+        } catch { throw OutputError("cannot append to \(path): \(FileErrors.cause(error))") }
     }
 }

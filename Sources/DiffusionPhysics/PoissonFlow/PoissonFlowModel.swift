@@ -79,6 +79,7 @@ public struct PoissonFlowModel: Sendable {
                          outputs: PosteriorOutputs) throws {
         guard sigma > 0, sigma.isFinite else { throw ModelError("σ must be finite and > 0, got \(sigma)") }
         posterior.evaluate(x, rows: rows, scale: 1, sigma2: sigma * sigma, workspace: workspace, outputs: outputs)
+        try posterior.checkFinite(x, rows: rows, workspace: workspace, level: "σ = \(sigma)", parameter: "sigma")
         let c = try logNormalisation(sigma: sigma) - log(Double(count))
         for i in 0..<rows { workspace.logDensity[i] = workspace.logSumExp[i] + c }
     }

@@ -4,9 +4,10 @@ import GSLKit
 /// The exact posterior over n training points under any `Kernel`: the one engine behind the
 /// empirical diffusion score, the empirical PFGM++ field and the Yukawa flow (Docs/Engine.md).
 ///
-/// For particles y_i (rows of a batch, given as x_i with y_i = s·x_i) and noise level σ²:
+/// For particles y_i (rows of a batch, given as x_i with y_i = s·x_i), components scaled by c
+/// (default 1) and noise level σ²:
 ///
-///     d²_iμ = |s x_i − a_μ|²,   ln k_iμ = kernel(d²_iμ, σ²),
+///     d²_iμ = |s x_i − c a_μ|²,   ln k_iμ = kernel(d²_iμ, σ²),
 ///     w_iμ = k_iμ / Σ_ν k_iν,   m̂_i = Σ_μ w_iμ a_μ.
 ///
 /// The numerics (two GEMMs, the vectorised log-sum-exp softmax, the small-σ cancellation guard,
@@ -74,29 +75,31 @@ public final class EmpiricalPosterior: Sendable {
         return LogWeightRule(form: .general { kernel.logWeight(squaredDistance: $0, sigma2: sigma2, dimension: d) }, slope: slope)
     }
 
-    /// Evaluates rows 0..<rows of `x` at y = scale·x and noise level `sigma2` (VE variables):
+    /// Evaluates rows 0..<rows of `x` at y = scale·x against c·a_μ (c = `pointScale`) and noise
+    /// level `sigma2`. The diffusion score uses s = 1, c = e^{−t}, σ² = Δ_t (Docs/Theory.md §1.1),
+    /// finite at every t; PFGM++ and Yukawa use s = c = 1:
     /// weights, log-sum-exp, Y2, w_max and argmax; the mean and class probabilities if asked.
     ///
     /// `threads` workers (default 1: the calling thread, as the samplers do inside their own
     /// workers); `strategy` and `blockRows` as `BatchedSoftmax.evaluate`. `products` supplies the
     /// inner products x_i·a_μ instead of computing them (forward sampling with common noise).
-    public func evaluate(_ x: Matrix<Double>, rows: Int, scale s: Double, sigma2: Double,
+    public func evaluate(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1, sigma2: Double,
                          workspace ws: PosteriorWorkspace, outputs: PosteriorOutputs,
                          products: InnerProducts = .compute, threads: Int = 1,
                          strategy: ParallelStrategy = .rowBlocks, blockRows: Int = 64) {
-        engine.evaluate(x, rows: rows, scale: s, rule: rule(sigma2: sigma2), workspace: ws, outputs: outputs,
+        engine.evaluate(x, rows: rows, scale: s, pointScale: c, rule: rule(sigma2: sigma2), workspace: ws, outputs: outputs,
                         products: products, threads: threads, strategy: strategy, blockRows: blockRows)
     }
 
     /// ln w_iμ_i of one chosen component per row after `evaluate` of the same rows and level:
-    /// ln k(|s x_i − a_μ|²) − LSE_i, exact where w underflows.
-    public func logWeights(_ x: Matrix<Double>, rows: Int, scale s: Double, sigma2: Double,
+    /// ln k(|s x_i − c a_μ|²) − LSE_i, exact where w underflows.
+    public func logWeights(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1, sigma2: Double,
                            components: [Int], workspace ws: PosteriorWorkspace) -> [Double] {
-        engine.logWeights(x, rows: rows, scale: s, rule: rule(sigma2: sigma2), components: components, workspace: ws)
+        engine.logWeights(x, rows: rows, scale: s, pointScale: c, rule: rule(sigma2: sigma2), components: components, workspace: ws)
     }
 
-    /// rows × n squared distances |s x_i − a_μ|² (explicit differences).
-    public func squaredDistances(_ x: Matrix<Double>, rows: Int, scale s: Double) -> Matrix<Double> {
-        engine.squaredDistances(x, rows: rows, scale: s)
+    /// rows × n squared distances |s x_i − c a_μ|² (explicit differences).
+    public func squaredDistances(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1) -> Matrix<Double> {
+        engine.squaredDistances(x, rows: rows, scale: s, pointScale: c)
     }
 }

@@ -7,8 +7,11 @@ import GSLKit
 ///     E_μ = |x − a_μ e^{−t}|² / (2Δ_t),   w_μ = softmax(−E)_μ,   m̂ = Σ w_μ a_μ,
 ///     F(x, t) = (e^{−t} m̂ − x)/Δ_t,       ln P_t^e = LSE(−E) − ln n − (d/2) ln(2πΔ_t).
 ///
-/// Evaluated by `EmpiricalPosterior` with the Gaussian kernel in the VE variables
-/// y = x eᵗ, σ² = e^{2t} − 1 (the same E_μ = |y − a_μ|²/(2σ²)).
+/// Evaluated by `EmpiricalPosterior` with the Gaussian kernel in the x variables: particles x
+/// (scale 1) against the shrunk points e^{−t} a_μ (point scale e^{−t}) at variance Δ_t. This is
+/// E_μ = |y − a_μ|²/(2σ_VE²) of the VE variables y = x eᵗ, σ_VE² = e^{2t} − 1, rewritten so that
+/// nothing overflows: finite for every t > 0 (the VE form is NaN for t ≳ 355). As t → ∞ the
+/// weights tend to 1/n, Y2 → 1/n and F → e^{−t} ā − x (Docs/Theory.md §1.2).
 public struct EmpiricalScore: ScoreModel {
     public let posterior: EmpiricalPosterior
 
@@ -32,9 +35,9 @@ public struct EmpiricalScore: ScoreModel {
     public func evaluate(_ x: Matrix<Double>, rows: Int, t: Double, workspace: PosteriorWorkspace,
                          outputs: PosteriorOutputs) throws {
         try validateTime(t)
-        let sigma2 = ForwardProcess.sigmaVE2(t)
-        posterior.evaluate(x, rows: rows, scale: exp(t), sigma2: sigma2, workspace: workspace, outputs: outputs)
         let delta = ForwardProcess.delta(t)
+        posterior.evaluate(x, rows: rows, scale: 1, pointScale: exp(-t), sigma2: delta, workspace: workspace, outputs: outputs)
+        try posterior.checkFinite(x, rows: rows, workspace: workspace, level: "t = \(t)", parameter: "t")
         let constant = -log(Double(posterior.n)) - 0.5 * Double(posterior.d) * log(2 * Double.pi * delta)
         for i in 0..<rows { workspace.logDensity[i] = workspace.logSumExp[i] + constant }
     }
