@@ -249,8 +249,8 @@ public final class BatchedSoftmax: Sendable {
         let empty = Matrix<Double>(rows: 0, columns: n)
         let (g, ga, z, zb, norms) = supplied ?? (empty, 0, empty, 0, [])
         PosteriorRows.with(x, ws, single: single, classes: wantClasses, first: g, second: z, errorNorms: norms) { p in
-            let phases = Phases(engine: self, rows: p, scale: s, pointScale: c,
-                                scaledNorms: c == 1 ? nil : squaredNorms.map { c * c * $0 }, rule: rule, outputs: outputs,
+            let phases = Phases(engine: self, rows: p, scale: s, rule: rule, outputs: outputs, pointScale: c,
+                                scaledNorms: c == 1 ? nil : squaredNorms.map { c * c * $0 },
                                 supplied: supplied != nil, firstScale: ga, secondScale: zb)
             if strategy == .threadedBLAS && threads > 1 && supplied == nil {
                 Threads.withBLASThreads(threads) { phases.product(0..<rows) }

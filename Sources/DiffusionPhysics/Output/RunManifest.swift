@@ -74,10 +74,14 @@ public struct RunManifest: Equatable, Sendable {
 }
 
 extension DatasetSpec {
-    /// Manifest fields of a data spec: its text, and for a file spec the content hash of the file.
+    /// Manifest fields of a data spec: its text, and for a file spec the content hashes of the
+    /// data file and of its labels file.
     public func manifestFields() throws -> [String: String] {
         var f = ["data": description]
-        if case .file(let path) = self { f["dataHash"] = try RunManifest.contentHash(ofFile: path) }
+        if case .file(let path, let labels, _) = self {
+            f["dataHash"] = try RunManifest.contentHash(ofFile: path)
+            if let labels { f["labelsHash"] = try RunManifest.contentHash(ofFile: labels) }
+        }
         return f
     }
 }
