@@ -84,7 +84,7 @@ def main():
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
 
-    # Two Gaussian blobs at +-m, |m|^2 = d (the two-Gaussian model of THEORY section 2.2).
+    # Two Gaussian blobs at +-m, |m|^2 = d (the two-Gaussian model of Docs/Theory.md section 2.2).
     labels = np.arange(a.n) % 2
     train = (2 * labels[:, None] - 1) * np.ones(a.d) + rng.standard_normal((a.n, a.d))
     np.save(os.path.join(a.out, "train.npy"), train)

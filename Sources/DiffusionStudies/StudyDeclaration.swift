@@ -46,7 +46,7 @@ public struct StudyDeclaration: Codable, Sendable, Equatable {
     public var claim: String
     /// The measurement (the study kind run by the engine), e.g. "speciation-gmm".
     public var measurement: String
-    /// The prediction it is compared with, in words (formula and THEORY section).
+    /// The prediction it is compared with, in words (formula and Docs/Theory.md section).
     public var prediction: String
     /// Full-size parameters (the lecture's).
     public var parameters: [String: StudyValue]
@@ -54,7 +54,7 @@ public struct StudyDeclaration: Codable, Sendable, Equatable {
     public var quick: [String: StudyValue]
     /// Named tolerances for the agrees/disagrees verdicts.
     public var tolerances: [String: Double]
-    /// Where the numbers come from (paper figure, THEORY section).
+    /// Where the numbers come from (paper figure, Docs/Theory.md section).
     public var source: String?
 
     /// Reads and validates a study file.

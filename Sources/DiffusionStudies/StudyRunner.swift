@@ -145,7 +145,7 @@ public enum StudyRunner {
                      "**Measurement:** `\(study.measurement)`. **Prediction:** \(study.prediction)"]
         if let s = study.source { lines += ["", "**Source:** \(s)"] }
         lines += ["", "Run: \(quick ? "quick (reduced sizes)" : "full size"), seed \(seed), \(String(format: "%.1f", seconds)) s. "
-                  + "Conventions: t = forward time, Δ_t = 1 − e^{−2t} (THEORY §0).", "",
+                  + "Conventions: t = forward time, Δ_t = 1 − e^{−2t} (Docs/Theory.md §0).", "",
                   "Parameters: " + parameters.values.keys.sorted().map { "\($0) = \(parameters.values[$0]!)" }.joined(separator: "; "),
                   "", "| check | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|"]
         for c in outcome.checks {

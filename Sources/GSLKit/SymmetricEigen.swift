@@ -4,7 +4,7 @@ import CGSL
 ///
 /// Only the lower triangle (including the diagonal) of the input is read, as in GSL; the input
 /// must be square with finite entries. Results are sorted by DESCENDING eigenvalue.
-/// Used for the covariance spectrum of THEORY §2.1 (Λ) and §3.2 (Gaussian-spectrum t_C).
+/// Used for the covariance spectrum of Docs/Theory.md §2.1 (Λ) and §3.2 (Gaussian-spectrum t_C).
 public enum SymmetricEigen {
     /// Eigenvalues of the symmetric matrix `matrix`, in descending order.
     public static func eigenvalues(of matrix: Matrix<Double>) throws -> [Double] {

@@ -5,7 +5,7 @@ import Foundation
 import GSLKit
 
 /// `diffphys analyze samples|trajectories|clones`: measurements on a user's own generated arrays
-/// with the training set they trained on (Docs/YourData.md, THEORY §2.2, §3.4 M1/M2/M4).
+/// with the training set they trained on (Docs/YourData.md, Docs/Theory.md §2.2, §3.4 M1/M2/M4).
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
@@ -13,7 +13,7 @@ struct AnalyzeCommand: ParsableCommand {
         discussion: """
         Arrays are .npy (trailing axes flattened, so B×C×H×W images work); --data is the training set the model \
         was trained on, in the same scale as the samples. Times in --time-convention are mapped to this toolkit's \
-        forward time t (THEORY §0) and the map is printed. The report sets the model's t_S / t_C beside the exact \
+        forward time t (Docs/Theory.md §0) and the map is printed. The report sets the model's t_S / t_C beside the exact \
         empirical score on the same training set and the spectral predictions. Docs/YourData.md.
         Examples:
           diffphys analyze samples gen.npy --data train.npy --labels train-labels.npy
@@ -115,7 +115,7 @@ extension AnalyzeCommand {
         static let configuration = CommandConfiguration(
             commandName: "samples",
             abstract: "Memorised fraction f_mem (gap ratio d₁/d₂ < 1/3) and nearest training points of generated samples (B × d .npy).",
-            discussion: "THEORY §3.4 M4 ([BUBM] compute_fmem.py). Example: diffphys analyze samples gen.npy --data train.npy --plot fmem.png")
+            discussion: "Docs/Theory.md §3.4 M4 ([BUBM] compute_fmem.py). Example: diffphys analyze samples gen.npy --data train.npy --plot fmem.png")
 
         @OptionGroup var options: AnalyzeOptions
         @Argument(help: "Generated samples, .npy of shape B × d (or B × C × H × W).") var file: String
@@ -162,7 +162,7 @@ extension AnalyzeCommand {
                              r.secondDistance ?? .nan, r.gapRatio ?? .nan))
             }
             for line in formatReference(reference) { print(line) }
-            print("(with the exact empirical score run to t_min → 0 every sample is a training point: f_mem = 1; THEORY §3.4 M4)")
+            print("(with the exact empirical score run to t_min → 0 every sample is a training point: f_mem = 1; Docs/Theory.md §3.4 M4)")
             if let plot = options.output.plot { print("figure: \(plot)") }
         }
 
@@ -237,7 +237,7 @@ extension AnalyzeCommand {
             commandName: "trajectories",
             abstract: "Per-trajectory collapse times, commitment C(t) and class commitment of generation trajectories (B × K × d .npy).",
             discussion: """
-            μ*(t) = the nearest scaled training point a_μ e^{−t} of x(t) (THEORY §3.4 M2); hat t_C = the last time μ* \
+            μ*(t) = the nearest scaled training point a_μ e^{−t} of x(t) (Docs/Theory.md §3.4 M2); hat t_C = the last time μ* \
             changes (μ_end: nearest training point of --endpoints, else μ*(t_min)); C(t) = P(μ*(t) = μ_end); class \
             commitment uses the label of μ*. Example: diffphys analyze trajectories traj.npy --times t.npy --data train.npy
             """)
@@ -324,7 +324,7 @@ extension AnalyzeCommand {
             print(String(format: "f_mem of %@ = %.4f ± %.4f  [%.4f, %.4f]", m.samples as NSString, m.fraction.mean, m.fraction.standardError, m.interval.lower, m.interval.upper))
             for line in formatReference(reference) { print(line) }
             printComparison(comparison)
-            print("(hat t_C is grid-dependent and lies below t_C^{Y2} by construction, THEORY §3.4; compare like with like)")
+            print("(hat t_C is grid-dependent and lies below t_C^{Y2} by construction, Docs/Theory.md §3.4; compare like with like)")
             if let plot = options.output.plot { print("figure: \(plot)") }
         }
 
@@ -357,7 +357,7 @@ extension AnalyzeCommand {
             commandName: "clones",
             abstract: "φ(t) and φ_C(t) from clone endpoints (K × P × 2 × d .npy: branch time, pair, clone, features), with crossings.",
             discussion: """
-            Two clones branched at t from one trajectory (THEORY §2.2): φ(t) = P(same class) — class of the nearest \
+            Two clones branched at t from one trajectory (Docs/Theory.md §2.2): φ(t) = P(same class) — class of the nearest \
             training point, or --endpoint-labels; φ_C(t) = P(same nearest training point). t_S(model) = where φ = \
             --threshold, t_C(model) = where φ_C = ½. Example: diffphys analyze clones c.npy --times t.npy --data train.npy --labels y.npy
             """)

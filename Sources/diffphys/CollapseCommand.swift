@@ -9,11 +9,11 @@ struct CollapseCommand: ParsableCommand {
         commandName: "collapse",
         abstract: "Collapse (memorisation) time t_C: predictions beside forward-sampling, trajectory and endpoint measurements.",
         discussion: """
-        Predictions (THEORY §3.2–3.3): eq. 10 and the finite-d two-class root (gaussian/gmm2), the Gaussian-spectrum \
+        Predictions (Docs/Theory.md §3.2–3.3): eq. 10 and the finite-d two-class root (gaussian/gmm2), the Gaussian-spectrum \
         bound, the REM non-planted E[Y2] = 1 − λ_c. Measurements with the exact empirical score: planted forward \
         samples (E[Y2] = E[w_origin] = φ_C, P(argmax w = origin), f^e = −(1/d) E ln w_origin with a bootstrap \
         interval), non-planted E[Y2] on fresh population points, per-trajectory hat t_C (last change of the nearest \
-        scaled training point along backward SDE runs, THEORY §3.4 M2), optional clones (φ_C), and the gap-ratio \
+        scaled training point along backward SDE runs, Docs/Theory.md §3.4 M2), optional clones (φ_C), and the gap-ratio \
         memorisation fraction of x(t_min), of the posterior mean and of the posterior draw (the draw is a training \
         point: f_mem = 1). Operational t_C side by side: E[Y2] = ½, mean hat t_C, f^e/α = 0.1 and 0.05.
         Example: diffphys collapse --data gaussian:d=64,n=1000 --auto --plot collapse.png
@@ -153,11 +153,11 @@ struct CollapseCommand: ParsableCommand {
             return out.tCStderr[key].map { "\(f(v)) ± \(f($0))" } ?? f(v)
         }
         print("data: \(out.data)   n = \(out.n), d = \(out.d), α = ln n/d = \(String(format: "%.6f", out.alpha))   seed \(out.seed)")
-        print("Predicted t_C (THEORY §3.2)")
+        print("Predicted t_C (Docs/Theory.md §3.2)")
         if let g = out.tC["gaussian"] { print("  Gaussian closed form (eq. 10)        \(f(g))") }
         if let g = out.tC["gmmFiniteD"] { print("  two-class finite-d root             \(f(g))") }
         print("  Gaussian-spectrum bound             \(f(out.tC["spectrum"]!))")
-        print("Measured t_C (operational definitions, THEORY §3.4)")
+        print("Measured t_C (operational definitions, Docs/Theory.md §3.4)")
         print("  E[Y2] = ½ (planted, = φ_C)          \(withSE("y2"))")
         print("  mean per-trajectory hat t_C         \(withSE("trajectory"))")
         print("  f^e/α = 0.1                         \(withSE("entropy10"))")
@@ -184,7 +184,7 @@ struct CollapseCommand: ParsableCommand {
             for (c, k) in zip(centres, tr.histogram.counts) {
                 print(String(format: "  %7.4f  %5d  ", c, k) + String(repeating: "#", count: min(60, k * 60 / max(1, tr.count))))
             }
-            print("Gap-ratio memorisation (d₁/d₂ < 1/3, THEORY §3.4 M4)")
+            print("Gap-ratio memorisation (d₁/d₂ < 1/3, Docs/Theory.md §3.4 M4)")
             for m in tr.memorization {
                 print(String(format: "  %-15@ f_mem = %.4f ± %.4f  [%.4f, %.4f]   mean d₁ = %.4g   mean d₁/d₂ = %.4f",
                              m.samples as NSString, m.fraction.mean, m.fraction.standardError, m.interval.lower, m.interval.upper,

@@ -11,7 +11,7 @@ struct DiffPhys: ParsableCommand {
         collapses onto training points (collapse time t_C), with the exact score of the noised \
         data — no neural network — and sets each measurement beside its analytic prediction.
 
-        Conventions (THEORY §0): forward OU process dx = −x dt + √2 dW, x_t = a e^{−t} + √Δ_t ξ, \
+        Conventions (Docs/Theory.md §0): forward OU process dx = −x dt + √2 dW, x_t = a e^{−t} + √Δ_t ξ, \
         Δ_t = 1 − e^{−2t}; "t" is always the forward (noising) time; score F = ∇ ln P_t.
         """,
         subcommands: [

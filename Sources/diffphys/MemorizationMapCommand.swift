@@ -10,7 +10,7 @@ struct MemorizationMapCommand: ParsableCommand {
         abstract: "Sweep the memorisation threshold over (n, d): measured E[Y2](t) on a grid, phase diagram in (α, t).",
         discussion: """
         For each n (and d, for gaussian/gmm2 specs; real data keeps its d and --n subsamples it) and each time, the \
-        planted forward-sampling E[Y2] and f^e (THEORY §3.3–3.4) are appended to DIR/map.csv as soon as they are \
+        planted forward-sampling E[Y2] and f^e (Docs/Theory.md §3.3–3.4) are appended to DIR/map.csv as soon as they are \
         computed; rerunning the same command resumes an interrupted sweep without losing or changing any row. \
         Prints the measured threshold t_C^{Y2} (E[Y2] = ½) beside eq. 10 and the Gaussian-spectrum bound per (n, d), \
         and with --plot draws the (α, t) phase diagram: measured E[Y2] as colour, the theory line t_C(α), t_S where defined.
@@ -88,7 +88,7 @@ struct MemorizationMapCommand: ParsableCommand {
             return
         }
         print("data: \(spec)   \(rows.count) rows in \(csvPath)   (\(samples) planted forward samples per row, seed \(dataOptions.seed))")
-        print("Memorisation threshold per (n, d): measured t where E[Y2] = ½ vs predicted t_C (THEORY §3.2)")
+        print("Memorisation threshold per (n, d): measured t where E[Y2] = ½ vs predicted t_C (Docs/Theory.md §3.2)")
         print("       n      d      α          measured t_C^{Y2}   f^e/α=0.1   eq. 10    spectrum   t_S")
         func f(_ x: Double?) -> String { x.map { String(format: "%8.4f", $0) } ?? "       -" }
         for h in thresholds {

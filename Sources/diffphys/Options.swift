@@ -22,7 +22,7 @@ struct DataOptions: ParsableArguments {
                                valueName: "name|index"))
     var labelColumn: String?
 
-    @Option(help: "Random seed (results depend only on the seed, not on the thread count).")
+    @Option(parsing: .unconditional, help: "Random seed, a whole number ≥ 0 (results depend only on the seed, not on the thread count).")
     var seed: UInt64 = 1
 
     func validate() throws {

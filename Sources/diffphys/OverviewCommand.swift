@@ -9,9 +9,9 @@ struct OverviewCommand: ParsableCommand {
         commandName: "overview",
         abstract: "Speciation and collapse times of a dataset: predictions beside a quick forward-sampling measurement.",
         discussion: """
-        Predictions: Λ (top covariance eigenvalue) and t_S in the three conventions of THEORY §2.1; t_C from the \
-        Gaussian closed form (gaussian/gmm2 specs) and the Gaussian-spectrum bound (THEORY §3.2). \
-        Measurement (exact empirical score, forward samples planted on training points, THEORY §3.4 M5): \
+        Predictions: Λ (top covariance eigenvalue) and t_S in the three conventions of Docs/Theory.md §2.1; t_C from the \
+        Gaussian closed form (gaussian/gmm2 specs) and the Gaussian-spectrum bound (Docs/Theory.md §3.2). \
+        Measurement (exact empirical score, forward samples planted on training points, Docs/Theory.md §3.4 M5): \
         E[Y2](t) and its ½-crossing t_C^{Y2}; for labelled data the Rao–Blackwellised φ(t) = E Σ_c p_c² and its \
         crossing of --threshold.
         Example: diffphys overview --data gmm2:d=256,n=2000 --plot overview.png
@@ -98,12 +98,12 @@ struct OverviewCommand: ParsableCommand {
         print("data: \(spec)   n = \(data.n), d = \(data.d), α = ln n/d = \(f(out.alpha))   seed \(dataOptions.seed)")
         print("conventions: \(out.conventions)")
         print("")
-        print("Speciation (THEORY §2)")
+        print("Speciation (Docs/Theory.md §2)")
         print("  Λ = \(f(spectrum.lambda))\(lambdaPopulation.map { " (population d m̃² + σ² = \(f($0)))" } ?? "")\(spectrum.usedGram ? " [Gram matrix, n < d]" : "")")
         print("  predicted t_S: ½lnΛ = \(f(ts.paper))   ½ln(1+Λ) = \(f(ts.curvature))   ½ln(2Λ) = \(f(ts.drift))")
         if let c = phiCross { print("  measured  t_cross(φ = \(threshold)) = \(f(c.t)) ± \(f(c.standardError))   (Rao–Blackwellised φ, \(samples) samples/time)") }
         else if data.labels == nil { print("  (no class labels: φ not measured)") }
-        print("Collapse (THEORY §3)")
+        print("Collapse (Docs/Theory.md §3)")
         for key in tC.keys.sorted() { print("  predicted t_C (\(key == "spectrum" ? "Gaussian-spectrum bound" : "Gaussian closed form, eq. 10")) = \(f(tC[key]!))") }
         if let c = y2Cross { print("  measured  t_C^{Y2} (E[Y2] = ½) = \(f(c.t)) ± \(f(c.standardError))") }
         print("")

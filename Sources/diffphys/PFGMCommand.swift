@@ -4,13 +4,13 @@ import DiffusionStudies
 import Foundation
 import GSLKit
 
-/// `diffphys pfgm …`: exact-empirical PFGM / PFGM++ (POISSON_FLOW.md).
+/// `diffphys pfgm …`: exact-empirical PFGM / PFGM++ (Docs/PoissonFlow.md).
 struct PFGMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pfgm",
         abstract: "Exact-empirical Poisson flow (PFGM, PFGM++ with D extra dimensions; D = inf is diffusion).",
         discussion: """
-        Conventions (POISSON_FLOW §2): σ is the diffusion-equivalent noise level, r = σ√D; the generator integrates \
+        Conventions (Docs/PoissonFlow.md §2): σ is the diffusion-equivalent noise level, r = σ√D; the generator integrates \
         dx/dσ = (x − m_D(x, σ))/σ from σ_max down to σ_min and ends with the denoising step x(0) = m_D.
         """,
         subcommands: [PFGMSample.self, PFGMField.self, PFGMCollapse.self, PFGMSpeciation.self])
@@ -223,7 +223,7 @@ struct PFGMCollapse: ParsableCommand {
         commandName: "collapse",
         abstract: "Collapse level vs D: C_D(σ) from the marginal (no ODE), σ_c/r_c along ODE paths, random-clock κ.",
         discussion: """
-        C_D(σ) = P_{x~p_σ}[max w ≥ 0.99] (POISSON_FLOW §8.2); σ_c = level from which w_max ≥ 0.99 for good along an \
+        C_D(σ) = P_{x~p_σ}[max w ≥ 0.99] (Docs/PoissonFlow.md §8.2); σ_c = level from which w_max ≥ 0.99 for good along an \
         exact ODE path; the random clock (§8.3) compares each PFGM++ path with the diffusion path from the same start \
         on the clock κσ (deviations in units of the minimum training-point spacing).
         Example: diffphys pfgm collapse --D 1,4,16,inf --data gmm2:d=16,n=64 --trajectories 64

@@ -8,7 +8,7 @@ struct SampleCommand: ParsableCommand {
         commandName: "sample",
         abstract: "Generate samples with the backward SDE or the probability-flow ODE and the exact score.",
         discussion: """
-        The SDE runs on a geometric grid from T down to t_min (exact-OU or Euler–Maruyama steps, THEORY §1.4), \
+        The SDE runs on a geometric grid from T down to t_min (exact-OU or Euler–Maruyama steps, Docs/Theory.md §1.4), \
         the ODE through gsl_odeiv2 in the VE log-sigma variables. Each sample's nearest training point and \
         distance are reported (empirical score). Trajectory i uses random stream (seed, i).
         Example: diffphys sample --data gmm2:d=8,n=50 --count 10 --sampler sde --out samples.csv

@@ -7,7 +7,7 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Evaluate the exact score F(x, t) = ∇ ln P_t(x), posterior weights, ln P_t and Y2 at one point.",
         discussion: """
-        For a finite dataset: the empirical score of P_t^e = (1/n) Σ N(a_μ e^{−t}, Δ_t I) (THEORY §1.1). \
+        For a finite dataset: the empirical score of P_t^e = (1/n) Σ N(a_μ e^{−t}, Δ_t I) (Docs/Theory.md §1.1). \
         For gaussian/gmm2 specs without n: the population score (weights omitted).
         Example: diffphys score --data data.csv --t 0.5 --x 0.3,-0.2 --json
         """)

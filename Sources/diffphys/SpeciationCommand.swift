@@ -9,7 +9,7 @@ struct SpeciationCommand: ParsableCommand {
         commandName: "speciation",
         abstract: "Speciation time of a dataset: spectral prediction beside a measured φ(t) and its crossing.",
         discussion: """
-        Prediction (THEORY §2.1–2.2): Λ = top eigenvalue of the unbiased covariance (Gram matrix when n < d; \
+        Prediction (Docs/Theory.md §2.1–2.2): Λ = top eigenvalue of the unbiased covariance (Gram matrix when n < d; \
         exact d m̃² + σ² for a population gmm2), t_S = ½ln Λ (paper), ½ln(1+Λ) (curvature), ½ln(2Λ) (drift); \
         for gmm2 the exact two-class curve φ(t) = ½ + ½E tanh²(h + √h z).
         Measurement of φ(t) = P(two generations from one state at t end in the same class), with the exact score \
@@ -125,7 +125,7 @@ struct SpeciationCommand: ParsableCommand {
         print("conventions: \(out.conventions)")
         print("backward SDE: \(scheme.rawValue) scheme, \(sde.grid.rawValue) grid T = \(f(T)) → t_min = \(tMin), \(steps) steps")
         print("")
-        print("Prediction (THEORY §2.1–2.2)")
+        print("Prediction (Docs/Theory.md §2.1–2.2)")
         print("  Λ = \(f(prediction.lambda))\(prediction.usedGram ? " [Gram matrix, n < d]" : "")   next eigenvalues: \(prediction.eigenvalues.dropFirst().map(f).joined(separator: ", "))")
         if let lp = prediction.lambdaPopulation { print("  population Λ = d m̃² + σ² = \(f(lp))") }
         print("  t_S: ½lnΛ = \(f(prediction.tS.paper))   ½ln(1+Λ) = \(f(prediction.tS.curvature))   ½ln(2Λ) = \(f(prediction.tS.drift))")

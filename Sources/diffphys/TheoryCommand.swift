@@ -10,7 +10,7 @@ struct TheoryCommand: ParsableCommand {
 
     struct Phi: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "φ(t): probability that two clones made at t end in the same class (two-class GMM, THEORY §2.2).",
+            abstract: "φ(t): probability that two clones made at t end in the same class (two-class GMM, Docs/Theory.md §2.2).",
             discussion: """
             φ = ½ + ½ E_z tanh²(h + √h z), h = d m̃²/(e^{2t} − 1 + σ²). With --tau: the large-d curve \
             φ_∞(τ), t = ½ ln d + τ. Example: diffphys theory phi --d 1024 --t 3.5
@@ -49,7 +49,7 @@ struct TheoryCommand: ParsableCommand {
     struct SpeciationTime: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "speciation-time",
-            abstract: "t_S from the top covariance eigenvalue Λ in the three labelled conventions (THEORY §2.1).")
+            abstract: "t_S from the top covariance eigenvalue Λ in the three labelled conventions (Docs/Theory.md §2.1).")
         @Option(parsing: .unconditional, help: "Top eigenvalue Λ of the data covariance.") var lambda: Double
         @OptionGroup var format: JSONOptions
         var json: Bool { format.json }
@@ -65,7 +65,7 @@ struct TheoryCommand: ParsableCommand {
     struct CollapseTime: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "collapse-time",
-            abstract: "Collapse time of n Gaussian points of variance σ² in d dimensions (paper eq. 10, THEORY §3.2).",
+            abstract: "Collapse time of n Gaussian points of variance σ² in d dimensions (paper eq. 10, Docs/Theory.md §3.2).",
             discussion: "t_C = ½ ln(1 + σ²/(n^{2/d} − 1)), α = ln n / d. Example: diffphys theory collapse-time --n 20000 --d 256")
         @Option(parsing: .unconditional, help: "Training points n.") var n: Double
         @Option(parsing: .unconditional, help: "Dimension d.") var d: Double

@@ -45,7 +45,7 @@ final class CommandLineTests: XCTestCase {
         return url.path
     }
 
-    /// `score --json` on the THEORY §1.3 vector.
+    /// `score --json` on the Docs/Theory.md §1.3 vector.
     func testScoreJSON() throws {
         let csv = try write("a.csv", "1,0\n-1,0\n0,2\n")
         let r = try CLI.run(["score", "--data", csv, "--t", "0.5", "--x", "0.3,-0.2", "--json"])

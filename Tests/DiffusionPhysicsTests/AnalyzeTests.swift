@@ -22,10 +22,10 @@ final class AnalyzeTests: XCTestCase {
     /// Two blobs, d = 16, n = 120 (labelled).
     func blobs() throws -> Dataset { try DatasetSpec.parse("gmm2:d=16,n=120,mtilde=1,sigma=1").load(seed: 2) }
 
-    // MARK: time conventions (THEORY §0)
+    // MARK: time conventions (Docs/Theory.md §0)
 
     func testTimeMapsAreExact() throws {
-        // The DDPM table of THEORY §0 (L = 1000, β linear 1e-4 → 2e-2, k 0-based), 6 decimals.
+        // The DDPM table of Docs/Theory.md §0 (L = 1000, β linear 1e-4 → 2e-2, k 0-based), 6 decimals.
         let table: [(Double, Double)] = [(0, 0.000050), (49, 0.014706), (99, 0.054340), (199, 0.208487), (299, 0.462641),
                                          (399, 0.817003), (499, 1.271773), (599, 1.827154), (699, 2.483349), (799, 3.240561),
                                          (899, 4.098995), (999, 5.058857)]

@@ -3,7 +3,7 @@ import XCTest
 import GSLKit
 @testable import DiffusionPhysics
 
-/// Collapse measurements (THEORY §3.3–3.4). The closed form vs Brent root, the t_C tables, the
+/// Collapse measurements (Docs/Theory.md §3.3–3.4). The closed form vs Brent root, the t_C tables, the
 /// spectrum reductions and λ_c(t_C) = 1 are covered by TheoryTests.
 final class CollapseTests: XCTestCase {
     private func gaussianScore(d: Int, n: Int, seed: UInt64 = 1) throws -> (EmpiricalScore, Dataset, CollapsePredictions) {
@@ -28,7 +28,7 @@ final class CollapseTests: XCTestCase {
         }
     }
 
-    /// Exact identities of the planted ensemble (THEORY §3.3): E[Y2] = E[w_μ0] and
+    /// Exact identities of the planted ensemble (Docs/Theory.md §3.3): E[Y2] = E[w_μ0] and
     /// P(argmax = μ0) = E[max w], tested paired on the same samples (SE of the per-sample difference);
     /// limits E[Y2] → 1 well below t_C and → 1/n (n E[Y2] − 1 = O(d e^{−2t})) well above; f^e ≥ 0 per
     /// sample, f^e → α at large t; the bootstrap interval brackets the mean.
@@ -65,7 +65,7 @@ final class CollapseTests: XCTestCase {
     }
 
     /// Gaussian data, d = 64…256, n up to 2·10⁴: the measured E[Y2] = ½ time lies near eq. 10.
-    /// Tolerance from the finite-d crossover window (THEORY §3.3/§6): ln(Z_{2..n}/Z_1) = d f(t) +
+    /// Tolerance from the finite-d crossover window (Docs/Theory.md §3.3/§6): ln(Z_{2..n}/Z_1) = d f(t) +
     /// O(√d), so |f(t)| ≲ 1/√d, i.e. Δt ~ 1/(√d f'(t_C)), with f'(t_C) = e^{2t}σ²/(u(u + σ²)),
     /// u = e^{2t_C} − 1 (= expm1(2α) for σ = 1). We require |t^{Y2} − t_C| ≤ ¼ of that window plus 4 SE.
     func testY2HalfTimeNearClosedForm() throws {
@@ -86,7 +86,7 @@ final class CollapseTests: XCTestCase {
         }
     }
 
-    /// hat t_C of hand-made paths (THEORY §3.4 M2).
+    /// hat t_C of hand-made paths (Docs/Theory.md §3.4 M2).
     func testCollapseTimeOfPath() {
         let times = [5.0, 4, 3, 2, 1, 0.5]
         XCTAssertEqual(TrajectoryCollapse.collapseTime(path: [3, 3, 5, 5, 2, 2], end: 2, times: times), 1)
@@ -126,7 +126,7 @@ final class CollapseTests: XCTestCase {
     }
 
     /// Clones: φ_C(t) = P(two clones from x_t end on the same training point) = planted E[Y2] exactly
-    /// (THEORY §3.3); compared within the combined SEs (the SDE discretisation bias is far below them).
+    /// (Docs/Theory.md §3.3); compared within the combined SEs (the SDE discretisation bias is far below them).
     func testClonesMatchPlantedY2() throws {
         let (score, _, pred) = try gaussianScore(d: 16, n: 100)
         let tC = pred.tCGaussian!

@@ -4,7 +4,7 @@ import XCTest
 @testable import DiffusionPhysics
 
 final class EmpiricalScoreTests: XCTestCase {
-    /// THEORY §1.3: a1 = (1,0), a2 = (−1,0), a3 = (0,2); x = (0.3,−0.2); t = 0.5.
+    /// Docs/Theory.md §1.3: a1 = (1,0), a2 = (−1,0), a3 = (0,2); x = (0.3,−0.2); t = 0.5.
     let vectorPoints = Matrix(rowArrays: [[1, 0], [-1, 0], [0, 2]])
 
     func testTheoryVector() throws {
@@ -64,7 +64,7 @@ final class EmpiricalScoreTests: XCTestCase {
         }
     }
 
-    /// THEORY §1.3 underflow stress: d = 1000, x = 5·1, t = 0.01 → E ≈ 8.7e5; naive exp is 0/0, LSE is finite.
+    /// Docs/Theory.md §1.3 underflow stress: d = 1000, x = 5·1, t = 0.01 → E ≈ 8.7e5; naive exp is 0/0, LSE is finite.
     func testUnderflowStress() throws {
         let d = 1000
         let rng = RandomStream(seed: 0)

@@ -4,7 +4,7 @@ import XCTest
 @testable import DiffusionPhysics
 
 final class GaussianMixtureScoreTests: XCTestCase {
-    /// THEORY §1.3: d = 4, m = (1,1,1,1), x = (0.5, −0.1, 0.2, 0), t = 1.
+    /// Docs/Theory.md §1.3: d = 4, m = (1,1,1,1), x = (0.5, −0.1, 0.2, 0), t = 1.
     func testTheoryVector() throws {
         let x = [0.5, -0.1, 0.2, 0]
         let cases: [(Double, [Double])] = [
@@ -84,7 +84,7 @@ final class GaussianMixtureScoreTests: XCTestCase {
 
 final class CloningExperimentTests: XCTestCase {
     /// Brute-force clones with the population score, d = 16: φ within 3.5 SE of the exact curve
-    /// at 5 times around t_S = ½ ln 16 (THEORY §2.2).
+    /// at 5 times around t_S = ½ ln 16 (Docs/Theory.md §2.2).
     func testClonesMatchExactPhi() throws {
         let d = 16
         let model = GaussianMixtureScore(try .twoClass(d: d, mTilde: 1, sigma: 1))

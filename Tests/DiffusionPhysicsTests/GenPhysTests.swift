@@ -3,7 +3,7 @@ import GSLKit
 import XCTest
 @testable import DiffusionPhysics
 
-/// Yukawa generative model and the dispersion criterion (POISSON_FLOW §6, §7.4).
+/// Yukawa generative model and the dispersion criterion (Docs/PoissonFlow.md §6, §7.4).
 final class GenPhysTests: XCTestCase {
     let y2 = PoissonFlowTests.y2
     let x = [0.3, -0.2]
@@ -66,7 +66,7 @@ final class GenPhysTests: XCTestCase {
         }
     }
 
-    /// The dispersion table of POISSON_FLOW §6.
+    /// The dispersion table of Docs/PoissonFlow.md §6.
     func testDispersionTable() {
         let expected: [(LinearPDE, Bool)] = [(.heat, true), (.poisson, true), (.yukawa(mass: 1.5), true), (.wave(speed: 2), false),
                                              (.schrodinger, false), (.dampedWave(damping: 1, speed: 1), true)]

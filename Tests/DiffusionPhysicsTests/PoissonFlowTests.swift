@@ -3,7 +3,7 @@ import GSLKit
 import XCTest
 @testable import DiffusionPhysics
 
-/// Exact-empirical PFGM / PFGM++ against POISSON_FLOW §7 and §9.
+/// Exact-empirical PFGM / PFGM++ against Docs/PoissonFlow.md §7 and §9.
 final class PoissonFlowTests: XCTestCase {
     /// §7 `Y2` (N = 2, n = 5).
     static let y2 = Matrix(rowArrays: [[1, 0], [-0.5, 0.8], [-0.3, -0.9], [0.6, 0.6], [0, -0.2]])

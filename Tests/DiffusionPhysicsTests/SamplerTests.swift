@@ -9,7 +9,7 @@ final class SamplerTests: XCTestCase {
         return Matrix(rows: n, columns: d, storage: (0..<(n * d)).map { _ in 2 * rng.gaussian() })
     }
 
-    /// With the empirical score, backward SDE endpoints land on training points (THEORY §1.2).
+    /// With the empirical score, backward SDE endpoints land on training points (Docs/Theory.md §1.2).
     func testEmpiricalSDEEndsOnTrainingPoints() throws {
         let points = smallData()
         let model = try EmpiricalScore(points: points)

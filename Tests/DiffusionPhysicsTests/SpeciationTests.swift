@@ -3,7 +3,7 @@ import GSLKit
 import XCTest
 @testable import DiffusionPhysics
 
-/// Speciation: predictions and the three measurements of φ(t) (THEORY §2). The analytic φ table,
+/// Speciation: predictions and the three measurements of φ(t) (Docs/Theory.md §2). The analytic φ table,
 /// φ_∞ table, both analytic forms and the Curie–Weiss roots are in TheoryTests; the d = 16 clone
 /// run is in CloningExperimentTests.
 final class SpeciationTests: XCTestCase {
@@ -16,7 +16,7 @@ final class SpeciationTests: XCTestCase {
 
     // MARK: analytic (what TheoryTests does not cover)
 
-    /// h = 1 ⇔ t = ½ ln(1 + d m̃² − σ²) for any σ, m̃ (THEORY §2.2), where φ = 0.7752002453966635
+    /// h = 1 ⇔ t = ½ ln(1 + d m̃² − σ²) for any σ, m̃ (Docs/Theory.md §2.2), where φ = 0.7752002453966635
     /// in both analytic forms (closed form and the paper's eq. 6 integral).
     func testSpecialValueAtGeneralSigma() throws {
         for (d, m, s) in [(100.0, 0.8, 0.5), (37.0, 1.3, 2.0), (4096.0, 0.5, 1.5)] {
@@ -28,7 +28,7 @@ final class SpeciationTests: XCTestCase {
     }
 
     /// The Curie–Weiss root u* = h tanh u* locates the maximum of the density along m̂,
-    /// ln P_t(M) = −M²/(2Γ) + ln cosh(M|m|e^{−t}/Γ) (THEORY §2.4) — found here by golden-section search.
+    /// ln P_t(M) = −M²/(2Γ) + ln cosh(M|m|e^{−t}/Γ) (Docs/Theory.md §2.4) — found here by golden-section search.
     func testCurieWeissModeIsDensityMaximum() throws {
         let d = 64.0, m = 1.0, s = 0.7
         for t in [0.8, 1.5, 2.0] {
@@ -103,7 +103,7 @@ final class SpeciationTests: XCTestCase {
     // MARK: measurements
 
     /// Brute-force clones with the population score at d = 256: φ within 3.5 SE of the exact curve
-    /// at 5 times around t_S = ½ ln 256 (THEORY §2.2; F2 of §5).
+    /// at 5 times around t_S = ½ ln 256 (Docs/Theory.md §2.2; F2 of §5).
     func testClonesMatchExactPhiAtD256() throws {
         let d = 256
         let model = GaussianMixtureScore(try .twoClass(d: d, mTilde: 1, sigma: 1))
@@ -139,8 +139,8 @@ final class SpeciationTests: XCTestCase {
     }
 
     /// The three estimators agree within error with the empirical score (two-class mixture sample,
-    /// n = 2000, d = 32; 300 pairs, 50 steps — sized for the test budget): clones, Rao–Blackwellised E Σ p_c², U-turns (THEORY §2.2 identities).
-    /// Also the U-turn's return to the origin point equals the forward E[Y2] = φ_C (THEORY §3.3).
+    /// n = 2000, d = 32; 300 pairs, 50 steps — sized for the test budget): clones, Rao–Blackwellised E Σ p_c², U-turns (Docs/Theory.md §2.2 identities).
+    /// Also the U-turn's return to the origin point equals the forward E[Y2] = φ_C (Docs/Theory.md §3.3).
     func testThreeEstimatorsAgreeEmpirical() throws {
         let law = try GaussianMixtureModel.twoClass(d: 32, mTilde: 1, sigma: 1)
         let data = try law.sample(n: 2000, seed: 7)
@@ -182,7 +182,7 @@ final class SpeciationTests: XCTestCase {
         XCTAssertNil(r.phi[0].theory)
     }
 
-    /// Fashion-MNIST trouser (1) vs ankle boot (9), THEORY §4.2 preprocessing, 200 per class:
+    /// Fashion-MNIST trouser (1) vs ankle boot (9), Docs/Theory.md §4.2 preprocessing, 200 per class:
     /// t_cross/t_S (t_S = ½ ln Λ) in the physically sensible band 0.6–1.3 (paper: 0.68–1.05).
     func testFashionMNISTCrossingRatio() throws {
         guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {

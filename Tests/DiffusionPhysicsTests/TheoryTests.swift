@@ -3,7 +3,7 @@ import XCTest
 import GSLKit
 @testable import DiffusionPhysics
 
-/// Analytic theory against THEORY.md (§0, §2.2, §2.4, §3.2, §3.3, §8).
+/// Analytic theory against Docs/Theory.md (§0, §2.2, §2.4, §3.2, §3.3, §8).
 final class TheoryTests: XCTestCase {
     /// |x − y| ≤ tol with a message naming the quantity.
     private func assertClose(_ x: Double, _ y: Double, _ tol: Double, _ what: String,
@@ -32,7 +32,7 @@ final class TheoryTests: XCTestCase {
     // MARK: §2 speciation
 
     func testSpeciationTimeConventions() {
-        // THEORY §4.1 Table 1: Λ = 7.66 → 1.02, 60.52 → 2.05 (paper convention).
+        // Docs/Theory.md §4.1 Table 1: Λ = 7.66 → 1.02, 60.52 → 2.05 (paper convention).
         assertClose(SpeciationTheory.tS(lambda: 7.66).paper, 1.02, 5e-3, "t_S(7.66)")
         assertClose(SpeciationTheory.tS(lambda: 60.52).paper, 2.05, 5e-3, "t_S(60.52)")
         let times = SpeciationTheory.tS(lambda: 3)
@@ -205,7 +205,7 @@ final class TheoryTests: XCTestCase {
         let n = 2e4, d = 256.0
         assertClose(CollapseTheory.tCGaussian(n: n / 2, d: d), 1.333733, 5e-7, "t_C(n/2)")
         let root = try CollapseTheory.tCGMMFiniteD(n: n, d: d)
-        // THEORY's 1.333733 is t_C(n/2) (clusters treated as perfectly separated, J = ln 2). At
+        // Docs/Theory.md's 1.333733 is t_C(n/2) (clusters treated as perfectly separated, J = ln 2). At
         // t ≈ 1.33, h = d e^{−2t}/Γ ≈ 18, so J = ln 2 − O(√h e^{−h/2}) ≈ ln 2 − 4e−5 and the exact root
         // lies below t_C(n/2) by ≈ (ln 2 − J)/(d f'(t)) ≈ 4e−5/(256 · 0.075) ≈ 2e−6 (measured
         // 1.93e−6). Tolerance 1e−5: five times the expected shift, ≪ the t-grid of any figure.
@@ -266,7 +266,7 @@ final class TheoryTests: XCTestCase {
             }
             assertClose(best, alpha, 1e-9, "f_t(ε_min) = α at t = \(t)")
         }
-        // REM limit of −(1/d) ln w: ψ₊ + ½ = f(t) on the liquid side (THEORY §3.3).
+        // REM limit of −(1/d) ln w: ψ₊ + ½ = f(t) on the liquid side (Docs/Theory.md §3.3).
         for t in [1.5, 2.0, 3.0] {
             assertClose(RandomEnergyModel.freeEnergyLiquid(t: t, alpha: alpha) + 0.5,
                         CollapseTheory.excessEntropy(t: t, alpha: alpha), 1e-14, "ψ₊ + ½ = f at t = \(t)")

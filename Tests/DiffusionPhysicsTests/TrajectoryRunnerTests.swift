@@ -7,7 +7,7 @@ import XCTest
 final class TrajectoryRunnerTests: XCTestCase {
     // MARK: model protocol
 
-    /// THEORY §0: σ² = e^{2t} − 1 and t = ½ ln(1 + σ²) invert each other; states map by eᵗ.
+    /// Docs/Theory.md §0: σ² = e^{2t} − 1 and t = ½ ln(1 + σ²) invert each other; states map by eᵗ.
     func testNoiseLevelConversions() throws {
         for t in [1e-4, 0.3, 2.0, 7.5] {
             let (sigma, c) = NoiseLevel.time(t).converted(to: .sigma)
@@ -22,7 +22,7 @@ final class TrajectoryRunnerTests: XCTestCase {
         XCTAssertThrowsError(try NoiseLevel.time(.nan).validate())
     }
 
-    /// The empirical score evaluated at a σ level (states y = x eᵗ) reproduces the THEORY §1.3 test
+    /// The empirical score evaluated at a σ level (states y = x eᵗ) reproduces the Docs/Theory.md §1.3 test
     /// vector: data {(1,0), (−1,0), (0,2)}, x = (0.3, −0.2), t = 0.5.
     func testEmpiricalScoreAtSigmaLevel() throws {
         let model = try EmpiricalScore(points: Matrix(rowArrays: [[1, 0], [-1, 0], [0, 2]]))
@@ -40,7 +40,7 @@ final class TrajectoryRunnerTests: XCTestCase {
     }
 
     /// PFGM++ at D = ∞ is the diffusion posterior: at a time level it equals the empirical score's
-    /// weights and mean (POISSON_FLOW §3.6), through the VE conversion.
+    /// weights and mean (Docs/PoissonFlow.md §3.6), through the VE conversion.
     func testPoissonFlowAtTimeLevelIsDiffusion() throws {
         let y = PoissonFlowTests.y2
         let pf = try PoissonFlowModel(points: y, D: .infinity), score = try EmpiricalScore(points: y)
@@ -56,7 +56,7 @@ final class TrajectoryRunnerTests: XCTestCase {
         XCTAssertEqual(pf.componentCount, y.rows)
     }
 
-    /// Yukawa through the protocol: the published weights (POISSON_FLOW §7.4, m = 1.5, z = 0.5,
+    /// Yukawa through the protocol: the published weights (Docs/PoissonFlow.md §7.4, m = 1.5, z = 0.5,
     /// x = (0.3, −0.2)) and ln q_z against the single-point density 2 e^{mz} E_z.
     func testYukawaConformance() throws {
         let model = try YukawaFlowModel(points: PoissonFlowTests.y2, mass: 1.5)

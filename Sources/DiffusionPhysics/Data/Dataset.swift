@@ -12,7 +12,7 @@ extension DataError {
     init(_ error: FileFormatError) { self.init(error.description) }
 }
 
-/// A finite data set: n points a_μ ∈ ℝᵈ (THEORY §0), optionally with a class label per point.
+/// A finite data set: n points a_μ ∈ ℝᵈ (Docs/Theory.md §0), optionally with a class label per point.
 public struct Dataset: Sendable, Equatable {
     /// n × d, row μ is the point a_μ.
     public var points: Matrix<Double>

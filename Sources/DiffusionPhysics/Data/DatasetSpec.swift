@@ -4,7 +4,7 @@ import GSLKit
 /// The command-line dataset specification shared by all commands.
 ///
 /// - `gaussian:d=64,n=1000,sigma=1` — N(0, σ²I); n omitted or `inf` → population only.
-/// - `gmm2:d=64,n=1000,mtilde=1,sigma=1[,direction=ones|random][,direction-seed=S]` — THEORY §2.2.
+/// - `gmm2:d=64,n=1000,mtilde=1,sigma=1[,direction=ones|random][,direction-seed=S]` — Docs/Theory.md §2.2.
 /// - `fashion-mnist:classes=1,9,per-class=1000[,split=train|test][,center=scalar|feature|none]` — §4.2.
 /// - `digits:classes=0,1[,per-class=K][,center=…]` — the shipped 8×8 digits, x/16.
 /// - a path to `.csv[.gz]`, `.npy`, or an IDX `*-idx3-ubyte[.gz]` file (or `file:PATH`), optionally

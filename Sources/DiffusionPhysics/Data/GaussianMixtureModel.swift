@@ -1,6 +1,6 @@
 import GSLKit
 
-/// Direction of the mean m of the symmetric two-class mixture (THEORY §2.2).
+/// Direction of the mean m of the symmetric two-class mixture (Docs/Theory.md §2.2).
 public enum MeanDirection: Sendable, Equatable {
     /// m = m̃ · (1, …, 1).
     case ones
@@ -43,7 +43,7 @@ public struct GaussianMixtureModel: Sendable, Equatable {
     public var d: Int { means.columns }
     public var k: Int { means.rows }
 
-    /// Symmetric two-class mixture ½N(+m, σ²I) + ½N(−m, σ²I) with |m|² = d·m̃² (THEORY §2.2).
+    /// Symmetric two-class mixture ½N(+m, σ²I) + ½N(−m, σ²I) with |m|² = d·m̃² (Docs/Theory.md §2.2).
     /// `.ones` → m = m̃·(1,…,1); `.random(seed)` → uniformly random direction scaled to |m| = m̃√d.
     public static func twoClass(d: Int, mTilde: Double, sigma: Double,
                                 direction: MeanDirection = .ones) throws -> GaussianMixtureModel {
@@ -97,7 +97,7 @@ public struct GaussianMixtureModel: Sendable, Equatable {
     }
 
     /// Top eigenvalue Λ of the population covariance for the symmetric two-class model:
-    /// Λ = |m|² + σ² = d m̃² + σ² (THEORY §2.2). Nil unless k = 2, π = (½, ½), μ₂ = −μ₁, σ₁ = σ₂.
+    /// Λ = |m|² + σ² = d m̃² + σ² (Docs/Theory.md §2.2). Nil unless k = 2, π = (½, ½), μ₂ = −μ₁, σ₁ = σ₂.
     public var covarianceTopEigenvalue: Double? {
         guard k == 2, weights[0] == weights[1], variances[0] == variances[1] else { return nil }
         var m2 = 0.0

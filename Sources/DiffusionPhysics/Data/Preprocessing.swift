@@ -1,6 +1,6 @@
 import GSLKit
 
-/// How to centre a data set (THEORY §4.2 uses `.scalarMean`).
+/// How to centre a data set (Docs/Theory.md §4.2 uses `.scalarMean`).
 public enum Centering: String, Sendable, Equatable, CaseIterable {
     /// Subtract the single global mean (1/(n d)) Σ_{μ,i} a_{μ,i} from every coordinate (the paper's choice).
     case scalarMean = "scalar"
@@ -10,7 +10,7 @@ public enum Centering: String, Sendable, Equatable, CaseIterable {
     case none = "none"
 }
 
-/// The preprocessing pipeline of THEORY §4.2, applied in this order: select classes (file order
+/// The preprocessing pipeline of Docs/Theory.md §4.2, applied in this order: select classes (file order
 /// kept), keep the first `perClass` rows of each selected class, subsample `subsample` rows
 /// without replacement, scale by `scale`, centre.
 public struct Preprocessing: Sendable, Equatable {

@@ -36,7 +36,7 @@ public enum DataDirectory {
     }
 }
 
-/// Fashion-MNIST from the Debian package `dataset-fashion-mnist` (THEORY §4.2).
+/// Fashion-MNIST from the Debian package `dataset-fashion-mnist` (Docs/Theory.md §4.2).
 public enum FashionMNIST {
     public enum Split: String, Sendable, Equatable, CaseIterable {
         case train, test
@@ -93,7 +93,7 @@ public enum Digits {
         return try CSVLoader.load(path: dir + "/digits/digits.csv.gz", label: .last, header: false, name: "digits")
     }
 
-    /// Selected rows, scaled and centred by `preprocessing` (THEORY §4.2: x/16, scalar-centred).
+    /// Selected rows, scaled and centred by `preprocessing` (Docs/Theory.md §4.2: x/16, scalar-centred).
     public static func load(preprocessing: Preprocessing, seed: UInt64 = 0) throws -> Dataset {
         try preprocessing.apply(to: loadAll(), seed: seed)
     }

@@ -11,7 +11,7 @@ public struct CloneEstimate: Sendable, Codable, Equatable {
     public var sameComponent: MeanEstimate
 }
 
-/// The brute-force cloning experiment of [BBdBM] (THEORY §2.2 "Cloning protocol", §3.4 M1).
+/// The brute-force cloning experiment of [BBdBM] (Docs/Theory.md §2.2 "Cloning protocol", §3.4 M1).
 ///
 /// One backward-SDE trunk per pair starts from N(0, I) at T and is followed down through every
 /// branch time (descending). At each branch time t its state is copied into two clones, which run

@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// Per-sample values of the planted forward-sampling estimators at one time t (THEORY §3.3–3.4,
+/// Per-sample values of the planted forward-sampling estimators at one time t (Docs/Theory.md §3.3–3.4,
 /// M3 and M5): sample i is x_i = a_μ0 e^{−t} + √Δ_t ξ_i with μ0 uniform.
 ///
 /// Sample i draws μ0 and ξ from `RandomStream(seed:stream: i, domain: .forward)` exactly as
@@ -33,7 +33,7 @@ extension PlantedForwardSamples {
     }
 }
 
-/// Measured collapse order parameters at one time t (THEORY §3.3–3.4), with standard errors.
+/// Measured collapse order parameters at one time t (Docs/Theory.md §3.3–3.4), with standard errors.
 public struct CollapseCurvePoint: Sendable, Codable, Equatable {
     public var t: Double
     public var samples: Int
@@ -42,15 +42,15 @@ public struct CollapseCurvePoint: Sendable, Codable, Equatable {
     /// Planted E[w_μ0] (= E[Y2] exactly).
     public var wOrigin: MeanEstimate
     /// Paired E[Y2 − w_μ0] on the same samples; its mean is 0 exactly (Nishimori identity,
-    /// THEORY §3.3), its SE is the SE of the per-sample difference.
+    /// Docs/Theory.md §3.3), its SE is the SE of the per-sample difference.
     public var y2MinusWOrigin: MeanEstimate
     /// P(argmax_μ w_μ = μ0): forward commitment fraction (= E[max w] exactly).
     public var argmaxIsOrigin: MeanEstimate
     /// E[max_μ w_μ].
     public var maxWeight: MeanEstimate
-    /// f^e(t) = −(1/d) E[ln w_μ0] (THEORY §3.3; ≥ 0, → α at large t), SE from the sample deviation.
+    /// f^e(t) = −(1/d) E[ln w_μ0] (Docs/Theory.md §3.3; ≥ 0, → α at large t), SE from the sample deviation.
     public var fe: MeanEstimate
-    /// Percentile-bootstrap interval of f^e (−ln w is right-skewed near t_C, THEORY §3.4 M3).
+    /// Percentile-bootstrap interval of f^e (−ln w is right-skewed near t_C, Docs/Theory.md §3.4 M3).
     public var feInterval: BootstrapInterval
     /// f^e/α.
     public var feRatio: Double
@@ -58,12 +58,12 @@ public struct CollapseCurvePoint: Sendable, Codable, Equatable {
     public var feRatioTheory: Double?
     /// Non-planted E[Y2]: x = b e^{−t} + √Δ_t ξ with fresh population points b (when available).
     public var y2NonPlanted: MeanEstimate?
-    /// REM prediction for the non-planted E[Y2]: 1 − λ_c(t) below t_C, 0 above (THEORY §3.3;
+    /// REM prediction for the non-planted E[Y2]: 1 − λ_c(t) below t_C, 0 above (Docs/Theory.md §3.3;
     /// gaussian/gmm2 data; for gmm2 the competing levels are the n/2 same-cluster points).
     public var y2Rem: Double?
 }
 
-/// Analytic collapse predictions for a data set (THEORY §3.2–3.3).
+/// Analytic collapse predictions for a data set (Docs/Theory.md §3.2–3.3).
 public struct CollapsePredictions: Sendable, Codable, Equatable {
     public var n: Int
     public var d: Int
@@ -73,12 +73,12 @@ public struct CollapsePredictions: Sendable, Codable, Equatable {
     public var sigma2: Double?
     /// Eq. 10: t_C = ½ ln(1 + σ²/(n^{2/d} − 1)) (gaussian/gmm2 data).
     public var tCGaussian: Double?
-    /// Finite-d two-class root of s_sep − s = 0 (gmm2 data; THEORY §3.2).
+    /// Finite-d two-class root of s_sep − s = 0 (gmm2 data; Docs/Theory.md §3.2).
     public var tCGMMFiniteD: Double?
     /// Gaussian-spectrum t_C: Σ_i ln(1 + λ_i e^{−2t}/Δ_t) = 2 ln n, λ_i the sample covariance
-    /// eigenvalues (an upper bound for real data; THEORY §3.2).
+    /// eigenvalues (an upper bound for real data; Docs/Theory.md §3.2).
     public var tCSpectrum: Double
-    /// Top covariance eigenvalue Λ and t_S = ½ ln Λ (THEORY §2.1).
+    /// Top covariance eigenvalue Λ and t_S = ½ ln Λ (Docs/Theory.md §2.1).
     public var lambda: Double
     public var tS: Double
     /// α used for the REM (same-cluster levels): ln n/d for gaussian, ln(n/2)/d for gmm2; nil for real data.
@@ -111,20 +111,20 @@ public struct CollapsePredictions: Sendable, Codable, Equatable {
         }
     }
 
-    /// REM non-planted E[Y2] = 1 − λ_c(t) (THEORY §3.3), where the REM applies.
+    /// REM non-planted E[Y2] = 1 − λ_c(t) (Docs/Theory.md §3.3), where the REM applies.
     public func y2Rem(t: Double) -> Double? {
         guard let sigma2, sigma2 > 0, let remAlpha, remAlpha > 0 else { return nil }
         return try? RandomEnergyModel.expectedY2NonPlanted(t: t, alpha: remAlpha, sigma2: sigma2)
     }
 
-    /// Clipped asymptotic f(t)/α (THEORY §3.2), where the Gaussian closed form applies.
+    /// Clipped asymptotic f(t)/α (Docs/Theory.md §3.2), where the Gaussian closed form applies.
     public func feRatioTheory(t: Double) -> Double? {
         guard let sigma2, tCGaussian != nil, alpha > 0 else { return nil }
         return max(0, CollapseTheory.excessEntropy(t: t, alpha: alpha, sigma2: sigma2)) / alpha
     }
 }
 
-/// Forward-sampling collapse measurements with the exact empirical posterior (THEORY §3.3–3.4
+/// Forward-sampling collapse measurements with the exact empirical posterior (Docs/Theory.md §3.3–3.4
 /// M3, M5): planted E[Y2], E[w_μ0], P(argmax = μ0), f^e with a bootstrap interval, and the
 /// non-planted E[Y2] on fresh points.
 public struct CollapseMeasurement: Sendable {
@@ -194,7 +194,7 @@ public struct CollapseMeasurement: Sendable {
     }
 }
 
-/// Operational collapse times measured on a curve, side by side (THEORY §3.4 "finite-d practice").
+/// Operational collapse times measured on a curve, side by side (Docs/Theory.md §3.4 "finite-d practice").
 public struct MeasuredCollapseTimes: Sendable, Codable, Equatable {
     /// t where the planted E[Y2] = ½ (= φ_C = ½).
     public var y2: LevelCrossing?

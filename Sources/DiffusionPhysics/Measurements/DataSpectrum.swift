@@ -3,8 +3,8 @@ import GSLKit
 
 /// Eigenvalues of the data covariance C0 (unbiased, per-feature centred), through GSL's symmetric
 /// eigensolver: the d × d covariance when n ≥ d, else the n × n Gram matrix of the centred data
-/// (same non-zero spectrum). Feeds t_S = ½ ln Λ (THEORY §2.1) and the Gaussian-spectrum t_C bound
-/// (THEORY §3.2).
+/// (same non-zero spectrum). Feeds t_S = ½ ln Λ (Docs/Theory.md §2.1) and the Gaussian-spectrum t_C bound
+/// (Docs/Theory.md §3.2).
 public struct DataSpectrum: Sendable, Codable, Equatable {
     /// Eigenvalues, descending (at most min(n − 1, d) non-zero ones).
     public var eigenvalues: [Double]
@@ -44,6 +44,6 @@ public struct DataSpectrum: Sendable, Codable, Equatable {
         eigenvalues = eigenvalues.map { max(0, $0) }
     }
 
-    /// The three labelled speciation-time conventions of THEORY §2.1 from Λ.
+    /// The three labelled speciation-time conventions of Docs/Theory.md §2.1 from Λ.
     public var speciationTimes: SpeciationTimes { SpeciationTheory.tS(lambda: lambda) }
 }

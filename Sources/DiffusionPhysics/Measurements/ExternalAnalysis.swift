@@ -10,7 +10,7 @@ import GSLKit
 // MARK: - Time conventions
 
 /// The clock a user's times are written in, mapped to this toolkit's forward OU time t
-/// (THEORY §0 "Equivalent clocks", exact).
+/// (Docs/Theory.md §0 "Equivalent clocks", exact).
 public enum TimeConvention: String, Sendable, Codable, CaseIterable {
     /// This toolkit's forward time t of the VP (OU) process dx = −x dt + √2 dW: identity.
     case vp
@@ -23,7 +23,7 @@ public enum TimeConvention: String, Sendable, Codable, CaseIterable {
 }
 
 /// A linear DDPM β schedule: β_s = β_start + (β_end − β_start) s/(L − 1), s = 0…L − 1
-/// (default: the authors' L = 1000, 10⁻⁴ → 2·10⁻², THEORY §0).
+/// (default: the authors' L = 1000, 10⁻⁴ → 2·10⁻², Docs/Theory.md §0).
 public struct DDPMSchedule: Sendable, Codable, Equatable {
     public var betaStart: Double
     public var betaEnd: Double
@@ -54,7 +54,7 @@ public struct DDPMSchedule: Sendable, Codable, Equatable {
     }
 }
 
-/// Maps a user's times to forward OU times t and their states to the x variable (THEORY §0).
+/// Maps a user's times to forward OU times t and their states to the x variable (Docs/Theory.md §0).
 public struct TimeMap: Sendable, Codable, Equatable {
     public var convention: TimeConvention
     /// The β schedule (used by `ddpm-steps` only).
@@ -198,7 +198,7 @@ public enum ExternalArrays {
 
 // MARK: - Samples
 
-/// f_mem and nearest training points of generated samples (THEORY §3.4 M4).
+/// f_mem and nearest training points of generated samples (Docs/Theory.md §3.4 M4).
 public struct SampleAnalysis: Sendable, Codable, Equatable {
     /// Gap-ratio memorised fraction d₁/d₂ < 1/3 with binomial SE and bootstrap interval.
     public var memorization: MemorizationFraction
@@ -227,7 +227,7 @@ public struct SampleAnalysis: Sendable, Codable, Equatable {
 
 // MARK: - Trajectories
 
-/// Per-trajectory collapse of exported trajectories (THEORY §3.4 M2, "nearest scaled training
+/// Per-trajectory collapse of exported trajectories (Docs/Theory.md §3.4 M2, "nearest scaled training
 /// point" definition): μ*(t_k) = argmin_μ |x(t_k) − a_μ e^{−t_k}| = argmin_μ |x(t_k) e^{t_k} − a_μ|.
 public struct TrajectoryAnalysis: Sendable, Codable, Equatable {
     /// Forward times, decreasing (generation order t₀ = T > … > t_K).
@@ -317,7 +317,7 @@ public struct TrajectoryAnalysis: Sendable, Codable, Equatable {
 
 // MARK: - Clones
 
-/// φ(t) and φ_C(t) from exported clone endpoints (THEORY §2.2 cloning protocol, §3.4 M1): the
+/// φ(t) and φ_C(t) from exported clone endpoints (Docs/Theory.md §2.2 cloning protocol, §3.4 M1): the
 /// class of an endpoint is the label of its nearest training point (or a label supplied for it),
 /// its component the nearest training point itself.
 public struct CloneAnalysis: Sendable, Codable, Equatable {
@@ -380,10 +380,10 @@ public struct CloneAnalysis: Sendable, Codable, Equatable {
 public struct ExactScoreReference: Sendable, Codable, Equatable {
     public var n: Int
     public var d: Int
-    /// Λ and the t_S conventions (THEORY §2.1).
+    /// Λ and the t_S conventions (Docs/Theory.md §2.1).
     public var lambda: Double
     public var tS: SpeciationTimes
-    /// Gaussian-spectrum t_C (THEORY §3.2) and eq. 10 for gaussian/gmm2 specs.
+    /// Gaussian-spectrum t_C (Docs/Theory.md §3.2) and eq. 10 for gaussian/gmm2 specs.
     public var tCSpectrum: Double
     public var tCGaussian: Double?
     /// Exact empirical score: φ = threshold by Rao–Blackwellised forward samples (labelled data).

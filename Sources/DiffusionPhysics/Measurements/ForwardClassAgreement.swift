@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// Rao–Blackwellised speciation estimators on forward samples for any `ScoreModel` (THEORY §2.2
+/// Rao–Blackwellised speciation estimators on forward samples for any `ScoreModel` (Docs/Theory.md §2.2
 /// (ii)): x = a e^{−t} + √Δ_t ξ with a from `origins` (so x ~ P_t), p_c = posterior class
 /// probabilities of the model at (x, t);
 ///     φ(t) = E[Σ_c p_c²]        and        E[p_{c0}] (the U-turn's Rao–Blackwellised form).

@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// Which points are noised forward (THEORY §3.3–3.4).
+/// Which points are noised forward (Docs/Theory.md §3.3–3.4).
 public enum ForwardOrigins: Sendable {
     /// The planted ensemble: x = a_μ0 e^{−t} + √Δ_t ξ with μ0 uniform over the training set —
     /// exactly a sample of P_t^e, the law the backward dynamics visits.
@@ -11,7 +11,7 @@ public enum ForwardOrigins: Sendable {
     case fresh(Matrix<Double>, labels: [Int]?)
 }
 
-/// Forward-sampling estimates at one time t, each with its standard error (THEORY §2.2, §3.3–3.4).
+/// Forward-sampling estimates at one time t, each with its standard error (Docs/Theory.md §2.2, §3.3–3.4).
 public struct ForwardEstimate: Sendable, Codable, Equatable {
     public var t: Double
     public var samples: Int
@@ -21,7 +21,7 @@ public struct ForwardEstimate: Sendable, Codable, Equatable {
     public var wOrigin: MeanEstimate?
     /// P(argmax_μ w_μ = μ0) (planted only): the forward commitment fraction.
     public var argmaxIsOrigin: MeanEstimate?
-    /// f^e(t) = −(1/d) E[ln w_μ0] (planted only; THEORY §3.3, the low-variance estimator).
+    /// f^e(t) = −(1/d) E[ln w_μ0] (planted only; Docs/Theory.md §3.3, the low-variance estimator).
     public var excessEntropy: MeanEstimate?
     /// E[max_μ w_μ].
     public var maxWeight: MeanEstimate
@@ -32,7 +32,7 @@ public struct ForwardEstimate: Sendable, Codable, Equatable {
     public var originClassProbability: MeanEstimate?
 }
 
-/// Per-sample forward-sampling values at one time t, in sample order (THEORY §3.3–3.4).
+/// Per-sample forward-sampling values at one time t, in sample order (Docs/Theory.md §3.3–3.4).
 public struct ForwardSampleValues: Sendable {
     public var t: Double
     /// Data dimension d (for f^e = −(1/d) ln w_origin).

@@ -2,7 +2,7 @@ import Foundation
 import GSLKit
 
 /// One cell of the memorisation map: measured planted E[Y2] and f^e at (n, d, t), beside the
-/// predictions of the cell (THEORY §3.2–3.4).
+/// predictions of the cell (Docs/Theory.md §3.2–3.4).
 public struct MemorizationMapRow: Sendable, Codable, Equatable {
     public var n: Int
     public var d: Int
@@ -56,7 +56,7 @@ public struct MemorizationMapRow: Sendable, Codable, Equatable {
     }
 }
 
-/// Measured vs predicted memorisation threshold of one (n, d) (THEORY §3.2, §3.4).
+/// Measured vs predicted memorisation threshold of one (n, d) (Docs/Theory.md §3.2, §3.4).
 public struct MemorizationThreshold: Sendable, Codable, Equatable {
     public var n: Int
     public var d: Int
@@ -70,7 +70,7 @@ public struct MemorizationThreshold: Sendable, Codable, Equatable {
     public var tS: Double
 }
 
-/// The memorisation-threshold map: planted E[Y2](t) and f^e(t) over a grid of (n, d) (THEORY §3,
+/// The memorisation-threshold map: planted E[Y2](t) and f^e(t) over a grid of (n, d) (Docs/Theory.md §3,
 /// §6 "sweeps of t_C over (n, d)").
 ///
 /// Cells (n, d) run in the order given (n outer, d inner), times in the order given. Every row

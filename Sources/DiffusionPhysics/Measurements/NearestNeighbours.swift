@@ -3,7 +3,7 @@ import GSLKit
 
 /// Nearest and second-nearest training points of generated samples, by exact Euclidean distance
 /// (GEMM pre-selection, explicit differences for the reported distances). Feeds "nearest training
-/// point" reports and the gap-ratio memorisation test d₁/d₂ < 1/3 (THEORY §3.4 M4).
+/// point" reports and the gap-ratio memorisation test d₁/d₂ < 1/3 (Docs/Theory.md §3.4 M4).
 public struct NeighbourReport: Sendable, Codable, Equatable {
     public var nearest: Int
     public var nearestDistance: Double

@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// The three measurements of φ(t) (THEORY §2.2), equal in expectation for the exact score.
+/// The three measurements of φ(t) (Docs/Theory.md §2.2), equal in expectation for the exact score.
 public enum SpeciationEstimator: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable, Comparable {
     /// Brute-force clones: two SDE copies of one backward trajectory made at t (binomial SE).
     case clones
@@ -15,7 +15,7 @@ public enum SpeciationEstimator: String, Sendable, Codable, CodingKeyRepresentab
     }
 }
 
-/// The spectral and analytic predictions for a dataset or population (THEORY §2.1–2.2).
+/// The spectral and analytic predictions for a dataset or population (Docs/Theory.md §2.1–2.2).
 public struct SpeciationPrediction: Sendable, Codable, Equatable {
     /// Λ: top eigenvalue of the (unbiased, per-feature centred) covariance; for a population law,
     /// the exact value d m̃² + σ².
@@ -32,7 +32,7 @@ public struct SpeciationPrediction: Sendable, Codable, Equatable {
     public var phiInfinity: Double
     /// Class fractions π_c.
     public var classFractions: [Double]
-    /// Exact two-class-mixture crossing time of the threshold (THEORY §2.2), when the analytic curve exists.
+    /// Exact two-class-mixture crossing time of the threshold (Docs/Theory.md §2.2), when the analytic curve exists.
     public var tCrossTheory: Double?
 }
 
@@ -41,7 +41,7 @@ public struct PhiPoint: Sendable, Codable, Equatable {
     public var t: Double
     public var measured: Double
     public var stderr: Double
-    /// Exact two-class-mixture φ(t) (THEORY §2.2), where the analytic curve exists.
+    /// Exact two-class-mixture φ(t) (Docs/Theory.md §2.2), where the analytic curve exists.
     public var theory: Double?
     /// Pairs or samples behind the point.
     public var count: Int
@@ -61,13 +61,13 @@ public struct SpeciationResult: Sendable, Codable {
     public var estimators: [SpeciationEstimator: [PhiPoint]]
     /// Every estimator's crossing.
     public var crossings: [SpeciationEstimator: LevelCrossing]
-    /// U-turn returns to the origin's component (φ_C, THEORY §3.3), when the U-turn ran.
+    /// U-turn returns to the origin's component (φ_C, Docs/Theory.md §3.3), when the U-turn ran.
     public var uturnSameComponent: [PhiPoint]?
 }
 
 /// Speciation of a dataset (empirical score) or a Gaussian-mixture population (population score):
 /// predictions from the spectrum and the exact two-class curve, and measurements of φ(t) by
-/// clones, Rao–Blackwellised forward samples and U-turns (THEORY §2).
+/// clones, Rao–Blackwellised forward samples and U-turns (Docs/Theory.md §2).
 ///
 /// Class of an endpoint: the label of the training point it lands on (empirical score) or the
 /// mixture component (population score).
@@ -82,7 +82,7 @@ public struct SpeciationMeasurement: Sendable {
 
     public let subject: Subject
     /// The backward SDE of the clones and U-turns; `settings.horizon` nil → max(½ ln Λ + 3, largest
-    /// time + 1) (THEORY §1.5).
+    /// time + 1) (Docs/Theory.md §1.5).
     public var settings: SDESettings
     public var threads: Int
 
@@ -116,7 +116,7 @@ public struct SpeciationMeasurement: Sendable {
         }
     }
 
-    /// The analytic φ(t) of the symmetric two-class mixture, h = |m|² e^{−2t}/Γ_t (THEORY §2.2), or nil.
+    /// The analytic φ(t) of the symmetric two-class mixture, h = |m|² e^{−2t}/Γ_t (Docs/Theory.md §2.2), or nil.
     public var analyticPhi: (@Sendable (Double) -> Double)? {
         guard let law, let lambda = law.covarianceTopEigenvalue else { return nil }
         let s2 = law.variances[0], m2 = lambda - s2
@@ -161,7 +161,7 @@ public struct SpeciationMeasurement: Sendable {
         return (0..<count).map { tS * (low + (high - low) * Double($0) / Double(max(count - 1, 1))) }
     }
 
-    /// The start time T used for `times`: `horizon`, or max(½ ln Λ + 3, largest time + 1) (THEORY §1.5).
+    /// The start time T used for `times`: `horizon`, or max(½ ln Λ + 3, largest time + 1) (Docs/Theory.md §1.5).
     public func resolvedHorizon(_ times: [Double], lambda: Double) -> Double {
         settings.resolvedHorizon(automatic: max(0.5 * log(max(lambda, 1)) + 3, (times.max() ?? 0) + 1))
     }
@@ -248,7 +248,7 @@ public struct SpeciationMeasurement: Sendable {
 
 extension SpeciationTheory {
     /// Top eigenvalue of the unbiased sample covariance of n points of the symmetric two-class
-    /// mixture ½N(±m, σ²I), |m|² = d m̃² (derived; THEORY §2.2 population value Λ = |m|² + σ²):
+    /// mixture ½N(±m, σ²I), |m|² = d m̃² (derived; Docs/Theory.md §2.2 population value Λ = |m|² + σ²):
     ///
     ///     E Λ̂ ≈ Λ (1 + γσ²/(Λ − σ²)),   γ = (d − 1)/n         (spiked-covariance bias, Baik–Silverstein)
     ///     SE(Λ̂) ≈ √((4|m|²σ² + 2σ⁴)/n)                       (sample variance along m)

@@ -25,7 +25,7 @@ public struct Histogram: Sendable, Codable, Equatable {
     }
 }
 
-/// Gap-ratio memorisation of a set of generated samples (THEORY §3.4 M4, [BUBM] compute_fmem.py):
+/// Gap-ratio memorisation of a set of generated samples (Docs/Theory.md §3.4 M4, [BUBM] compute_fmem.py):
 /// r = d₁/d₂ (nearest / second-nearest training distance); memorised iff r < 1/3.
 public struct MemorizationFraction: Sendable, Codable, Equatable {
     /// Which samples: "x(t_min)" (compared in the VE variable y = x e^{t_min}), "posterior mean", "posterior draw".
@@ -54,7 +54,7 @@ public struct MemorizationFraction: Sendable, Codable, Equatable {
     }
 }
 
-/// Per-trajectory collapse along backward SDE runs (THEORY §3.4 M2) and memorisation of the endpoints (M4).
+/// Per-trajectory collapse along backward SDE runs (Docs/Theory.md §3.4 M2) and memorisation of the endpoints (M4).
 public struct TrajectoryCollapseResult: Sendable, Codable, Equatable {
     /// The grid t₀ = T > … > t_K = t_min.
     public var times: [Double]
@@ -74,7 +74,7 @@ public struct TrajectoryCollapseResult: Sendable, Codable, Equatable {
 }
 
 /// Backward-SDE runs with the exact empirical score that record μ*(t) = argmax_μ w_μ(x(t), t),
-/// the nearest scaled training point a_μ e^{−t}, at every grid time (THEORY §3.4 M2).
+/// the nearest scaled training point a_μ e^{−t}, at every grid time (Docs/Theory.md §3.4 M2).
 ///
 /// μ_end is the training point the trajectory ends on (posterior draw at t_min). With
 /// k* = min{k : μ*(t_j) = μ_end for all j ≥ k}, hat t_C = t_{k*} — the last time μ* changes, or
@@ -100,7 +100,7 @@ public struct TrajectoryCollapse: Sendable {
         self.init(score: score, settings: SDESettings(horizon: horizon, tMin: tMin, steps: steps, scheme: scheme), threads: threads)
     }
 
-    /// hat t_C of one recorded path (THEORY §3.4 M2): see the type's documentation.
+    /// hat t_C of one recorded path (Docs/Theory.md §3.4 M2): see the type's documentation.
     public static func collapseTime(path: [Int], end: Int, times: [Double]) -> Double {
         precondition(path.count == times.count && !path.isEmpty)
         guard path[path.count - 1] == end else { return 0 }

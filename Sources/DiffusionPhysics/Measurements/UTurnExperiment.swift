@@ -8,7 +8,7 @@ extension StreamDomain {
 }
 
 /// The points a U-turn (or a population forward sample) starts from, each with its posterior
-/// component (training point μ, or mixture component c) — THEORY §2.2 (iii).
+/// component (training point μ, or mixture component c) — Docs/Theory.md §2.2 (iii).
 public struct UTurnOrigins: Sendable {
     /// One origin per row.
     public var points: Matrix<Double>
@@ -67,14 +67,14 @@ public struct UTurnEstimate: Sendable, Codable, Equatable {
     public var t: Double
     public var samples: Int
     /// P(the endpoint's class equals the origin's class), binomial SE: an estimator of φ(t)
-    /// (THEORY §2.2 (iii): P(class unchanged) = E[p_{c0}] = E Σ_c p_c², Nishimori).
+    /// (Docs/Theory.md §2.2 (iii): P(class unchanged) = E[p_{c0}] = E Σ_c p_c², Nishimori).
     public var sameClass: MeanEstimate
     /// P(the endpoint's component is the origin's): for the empirical score, returning to a_μ0,
-    /// which equals φ_C(t) = E[Y2] (THEORY §3.3).
+    /// which equals φ_C(t) = E[Y2] (Docs/Theory.md §3.3).
     public var sameComponent: MeanEstimate
 }
 
-/// The U-turn (forward–backward) experiment of [SFW24] with the exact score (THEORY §2.2 (iii)):
+/// The U-turn (forward–backward) experiment of [SFW24] with the exact score (Docs/Theory.md §2.2 (iii)):
 /// take an origin a_μ0, noise it forward to x_t = a_μ0 e^{−t} + √Δ_t ξ, run the backward SDE from t
 /// to t_min (grid: the geometric grid T → t_min continued from t), finish with an exact posterior
 /// draw, and record whether the endpoint has the origin's class.

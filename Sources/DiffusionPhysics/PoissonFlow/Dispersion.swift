@@ -1,7 +1,7 @@
 import Foundation
 
 /// A linear, constant-coefficient, isotropic PDE Σ_terms c · ∂_t^a (∇²)^b φ = 0 (complex c allowed), and the
-/// GenPhys smoothness test on its dispersion relation (POISSON_FLOW §6, arXiv 2304.02637 Eq. 16).
+/// GenPhys smoothness test on its dispersion relation (Docs/PoissonFlow.md §6, arXiv 2304.02637 Eq. 16).
 ///
 /// Plane waves φ ∝ exp(i(k·x − ωt)) turn ∂_t into −iω and ∇² into −k²; with λ = −iω the relation is the
 /// polynomial Σ c (−k²)^b λ^a = 0 in λ, and Im ω = Re λ. The PDE passes (condition C2, "s-generative") when
@@ -22,7 +22,7 @@ public struct LinearPDE: Sendable, Equatable, CustomStringConvertible {
     public init(name: String, terms: [Term]) { self.name = name; self.terms = terms }
     public var description: String { name }
 
-    // The table of POISSON_FLOW §6.
+    // The table of Docs/PoissonFlow.md §6.
     public static let heat = LinearPDE(name: "heat ∂_t φ = ∇²φ", terms: [.init(1, dt: 1, laplacian: 0), .init(-1, dt: 0, laplacian: 1)])
     public static let poisson = LinearPDE(name: "Poisson ∂_t²φ + ∇²φ = 0", terms: [.init(1, dt: 2, laplacian: 0), .init(1, dt: 0, laplacian: 1)])
     public static func yukawa(mass m: Double) -> LinearPDE {

@@ -14,7 +14,7 @@ public struct MarginalPoint: Sendable, Codable, Equatable {
     public var classAgreement: MeanEstimate?
 }
 
-/// C_D(σ) and φ(σ) from the marginal p_σ alone (no ODE; POISSON_FLOW §8.2), with their level crossings.
+/// C_D(σ) and φ(σ) from the marginal p_σ alone (no ODE; Docs/PoissonFlow.md §8.2), with their level crossings.
 public struct MarginalCurves: Sendable, Codable, Equatable {
     public var D: Double
     public var epsilon: Double

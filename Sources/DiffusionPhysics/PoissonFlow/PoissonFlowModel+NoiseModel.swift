@@ -1,9 +1,9 @@
 import Foundation
 import GSLKit
 
-/// PFGM++ as a `NoiseModel`, native in the diffusion-equivalent σ (POISSON_FLOW §3.3): the states are
+/// PFGM++ as a `NoiseModel`, native in the diffusion-equivalent σ (Docs/PoissonFlow.md §3.3): the states are
 /// the data-space x (scale 1), posterior weights w_i = softmax(ln k(|x − y_i|², σ)), mean m_D = Σ w_i y_i.
-/// A `.time(t)` level is the same noise as σ = √(e^{2t} − 1) with states x·eᵗ (THEORY §0, VE form).
+/// A `.time(t)` level is the same noise as σ = √(e^{2t} − 1) with states x·eᵗ (Docs/Theory.md §0, VE form).
 extension PoissonFlowModel: NoiseModel {
     public var componentCount: Int { count }
     public var componentClasses: [Int]? { posterior.classIndex }

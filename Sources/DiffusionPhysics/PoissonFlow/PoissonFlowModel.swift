@@ -9,7 +9,7 @@ extension StreamDomain {
     public static let poissonPrior = StreamDomain(rawValue: 0x9F6D_0002)
 }
 
-/// Exact-empirical PFGM / PFGM++ with D extra dimensions (POISSON_FLOW §3).
+/// Exact-empirical PFGM / PFGM++ with D extra dimensions (Docs/PoissonFlow.md §3).
 ///
 /// For training points y_i ∈ R^N and the diffusion-equivalent noise level σ (r = σ√D):
 ///
@@ -52,7 +52,7 @@ public struct PoissonFlowModel: Sendable {
     public var classCount: Int { posterior.classCount }
     public var isDiffusion: Bool { D.isInfinite }
 
-    /// The heavy-tail warnings of POISSON_FLOW §3.2 (empty for D > 2).
+    /// The heavy-tail warnings of Docs/PoissonFlow.md §3.2 (empty for D > 2).
     public var warnings: [String] { PoissonFlowModel.warnings(D: D) }
 
     public static func warnings(D: Double) -> [String] {
@@ -122,7 +122,7 @@ public struct PoissonFlowModel: Sendable {
     }
 
     /// The true score ∇_x ln p_σ(x) = −(N+D) Σ_i w_i (x − y_i)/(d_i² + r²) (finite D; explicit
-    /// differences), or −(x − m)/σ² at D = ∞. Not the velocity at finite D (POISSON_FLOW §3.4).
+    /// differences), or −(x − m)/σ² at D = ∞. Not the velocity at finite D (Docs/PoissonFlow.md §3.4).
     public func score(at point: [Double], sigma: Double) throws -> [Double] {
         try check(point)
         guard sigma > 0, sigma.isFinite else { throw ModelError("σ must be finite and > 0, got \(sigma)") }
@@ -156,7 +156,7 @@ public struct PoissonFlowModel: Sendable {
     }
 
     /// Residual of the continuity equation ∂_r p_r + div_x(p_r v), v = dx/dr = (x − m)/r, by central
-    /// finite differences of step h·r (POISSON_FLOW §3.5). Finite D only.
+    /// finite differences of step h·r (Docs/PoissonFlow.md §3.5). Finite D only.
     public func continuityResidual(at point: [Double], r: Double, relativeStep h: Double = 1e-5) throws -> Double {
         guard !isDiffusion else { throw ModelError("the r-continuity residual needs a finite D") }
         guard r > 0, r.isFinite else { throw ModelError("r must be finite and > 0") }

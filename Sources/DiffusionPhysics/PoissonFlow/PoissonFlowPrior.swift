@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// How the Student-t (PFGM++) perturbation is drawn (POISSON_FLOW §3.2). Both give the same law.
+/// How the Student-t (PFGM++) perturbation is drawn (Docs/PoissonFlow.md §3.2). Both give the same law.
 public enum PoissonFlowNoise: String, Sendable, Codable, CaseIterable {
     /// Gaussian scale mixture: x = y + σ g / √(χ²_D / D).
     case chiSquared = "chi2"
@@ -9,7 +9,7 @@ public enum PoissonFlowNoise: String, Sendable, Codable, CaseIterable {
     case betaPrime = "beta"
 }
 
-/// The exact prior of PFGM++ at any σ: the empirical mixture (1/n) Σ_i p_σ(·|y_i) (POISSON_FLOW §3.7).
+/// The exact prior of PFGM++ at any σ: the empirical mixture (1/n) Σ_i p_σ(·|y_i) (Docs/PoissonFlow.md §3.7).
 extension PoissonFlowModel {
     /// P(R²/r² ≤ t) = I_{t/(1+t)}(N/2, D/2) for the kernel radius R = |x − y| (t ~ BetaPrime(N/2, D/2)).
     public static func radiusCDF(_ t: Double, N: Int, D: Double) throws -> Double {

@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// How the generation ODE dx/dσ = (x − m_D(x, σ))/σ is integrated (POISSON_FLOW §3.4, §3.8).
+/// How the generation ODE dx/dσ = (x − m_D(x, σ))/σ is integrated (Docs/PoissonFlow.md §3.4, §3.8).
 public enum PoissonFlowIntegrator: Sendable, Equatable {
     /// `gsl_odeiv2` (ODEDriver) in s = ln σ: dx/ds = x − m_D(x, e^s), adaptive.
     case adaptive(stepper: ODEStepper = .rk8pd, relativeTolerance: Double = 1e-10, absoluteTolerance: Double = 1e-10)
@@ -61,7 +61,7 @@ public struct PoissonFlowRun: Sendable {
     public var snapshots: [PoissonFlowSnapshot]
 }
 
-/// Generates from exact-empirical PFGM++ (any D) with the ODE of POISSON_FLOW §3.4, ending with the
+/// Generates from exact-empirical PFGM++ (any D) with the ODE of Docs/PoissonFlow.md §3.4, ending with the
 /// final denoising step x(0) = m_D(x(σmin), σmin) unless told not to.
 ///
 /// A façade over `TrajectoryRunner` (adaptive or Heun stepper on a σ schedule). At D = ∞ an

@@ -2,7 +2,7 @@ import Foundation
 import GSLKit
 
 /// The GenPhys Yukawa model as a `NoiseModel`, native in σ = z, the extra coordinate
-/// (POISSON_FLOW §6): weights w_i ∝ (m s_i)^{−(ν+1)} K_{ν+1}(m s_i), s_i² = |x − y_i|² + z², the
+/// (Docs/PoissonFlow.md §6): weights w_i ∝ (m s_i)^{−(ν+1)} K_{ν+1}(m s_i), s_i² = |x − y_i|² + z², the
 /// mean Σ w_i y_i, and `logDensity` = ln q_z(x) = ln(2 e^{mz} E_z), the density on the plane z.
 ///
 /// It conforms for evaluation only in spirit: its flow dx/dz = (x − m)/z is not conservative

@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// GenPhys Yukawa (screened Poisson) generative model, exact-empirical (POISSON_FLOW §6), in d = N + 1
+/// GenPhys Yukawa (screened Poisson) generative model, exact-empirical (Docs/PoissonFlow.md §6), in d = N + 1
 /// dimensions with one extra coordinate z ≥ 0 and screening mass m > 0:
 ///
 ///     (∇² − m²) G = −δ,  G(s) = (2π)^{−d/2} m^{d−2} (ms)^{−ν} K_ν(ms),  ν = (N − 1)/2

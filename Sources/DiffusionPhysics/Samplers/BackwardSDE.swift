@@ -3,10 +3,10 @@ import GSLKit
 
 /// Discretisation of the backward SDE dx = [x + 2F(x, t)] dτ + √2 dW (reversed time τ = T − t).
 public enum SDEScheme: String, Sendable, CaseIterable, Codable {
-    /// Euler–Maruyama, t → s = t − h: x ← x + h (x + 2F) + √(2h) ξ (THEORY §1.4(a)).
+    /// Euler–Maruyama, t → s = t − h: x ← x + h (x + 2F) + √(2h) ξ (Docs/Theory.md §1.4(a)).
     /// Unstable with the empirical score once h ≳ Δ_t; use geometric grids.
     case eulerMaruyama = "euler"
-    /// Exact-OU ancestral step (THEORY §1.4(b)), unconditionally stable:
+    /// Exact-OU ancestral step (Docs/Theory.md §1.4(b)), unconditionally stable:
     /// x_s = (Δ_s e^{−(t−s)}/Δ_t) x_t + (Δ_{t−s} e^{−s}/Δ_t) m̂ + √(Δ_s Δ_{t−s}/Δ_t) ξ.
     case exactOU = "ou"
 

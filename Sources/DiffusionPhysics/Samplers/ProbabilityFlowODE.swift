@@ -2,7 +2,7 @@ import Foundation
 import GSLKit
 
 /// The probability-flow ODE dx/dt = −x − F(x, t), integrated by `gsl_odeiv2` in the
-/// stiffness-free VE variables of THEORY §1.4(d):
+/// stiffness-free VE variables of Docs/Theory.md §1.4(d):
 ///
 ///     y = x eᵗ,  ρ = √(e^{2t} − 1),  s = ln ρ:    dy/ds = y − m̂(y e^{−t}, t),
 ///

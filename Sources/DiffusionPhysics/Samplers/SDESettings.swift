@@ -1,6 +1,6 @@
 import Foundation
 
-/// How the backward time grid from T to t_min is spaced (THEORY §1.4).
+/// How the backward time grid from T to t_min is spaced (Docs/Theory.md §1.4).
 public enum GridKind: String, Sendable, CaseIterable, Codable {
     /// t_k = T (t_min/T)^{k/K}: resolves the 1/Δ_t stiffness near t_min (the default).
     case geometric
@@ -12,7 +12,7 @@ public enum GridKind: String, Sendable, CaseIterable, Codable {
 /// (cloning, U-turns, trajectory collapse, speciation) and by the CLI, with one set of defaults:
 /// T = 6 (or the experiment's automatic rule), t_min = 10⁻³, 300 geometric steps, exact-OU.
 ///
-/// THEORY §1.4 (integrators, grids, never stepping to t = 0) and §1.5 (start time: e^{−2T}Λ ≪ 1).
+/// Docs/Theory.md §1.4 (integrators, grids, never stepping to t = 0) and §1.5 (start time: e^{−2T}Λ ≪ 1).
 public struct SDESettings: Sendable, Equatable, Codable {
     public static let defaultHorizon = 6.0
     public static let defaultTMin = 1e-3
@@ -21,7 +21,7 @@ public struct SDESettings: Sendable, Equatable, Codable {
     public static let defaultScheme = SDEScheme.exactOU
 
     /// Start time T; nil: automatic — `SpeciationMeasurement` uses max(½ ln Λ + 3, t_max + 1)
-    /// (THEORY §1.5), everything else `defaultHorizon`.
+    /// (Docs/Theory.md §1.5), everything else `defaultHorizon`.
     public var horizon: Double?
     /// Final time t_min > 0 (the score is singular at t = 0).
     public var tMin: Double

@@ -3,7 +3,7 @@ import GSLKit
 /// Where trajectories start.
 public enum SamplerStart: Sendable {
     /// `count` fresh draws from the stationary law N(0, I) at the schedule's first level — in VE
-    /// variables N(0, (1 + σ₀²) I) (THEORY §1.5: needs e^{−2T}Λ ≪ 1).
+    /// variables N(0, (1 + σ₀²) I) (Docs/Theory.md §1.5: needs e^{−2T}Λ ≪ 1).
     case prior(count: Int)
     /// Given states (one row per trajectory) at the schedule's first level, in its variables — e.g.
     /// clones at a branch time.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A strictly decreasing grid of forward times T = t₀ > t₁ > … > t_K = t_min > 0 along which the
-/// generative process runs (THEORY §1.4: never step to t = 0; geometric grids resolve the
+/// generative process runs (Docs/Theory.md §1.4: never step to t = 0; geometric grids resolve the
 /// 1/Δ_t stiffness near t_min).
 public struct TimeGrid: Sendable, Equatable {
     public let times: [Double]

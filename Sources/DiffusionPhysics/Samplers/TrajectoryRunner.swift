@@ -3,16 +3,16 @@ import GSLKit
 
 /// How the trajectory runner advances a batch of states from one level of its schedule to the next.
 public enum TrajectoryStepper: Sendable, Equatable {
-    /// Exact-OU ancestral step of the backward SDE (THEORY §1.4(b)); schedule in forward times.
+    /// Exact-OU ancestral step of the backward SDE (Docs/Theory.md §1.4(b)); schedule in forward times.
     case exactOU
-    /// Euler–Maruyama step of the backward SDE (THEORY §1.4(a)); schedule in forward times.
+    /// Euler–Maruyama step of the backward SDE (Docs/Theory.md §1.4(a)); schedule in forward times.
     case eulerMaruyama
-    /// The probability-flow ODE dy/ds = y − m̂(y, σ), s = ln σ, in VE variables (THEORY §1.4(d),
-    /// POISSON_FLOW §3.4), integrated by `gsl_odeiv2` between consecutive schedule levels; the whole
+    /// The probability-flow ODE dy/ds = y − m̂(y, σ), s = ln σ, in VE variables (Docs/Theory.md §1.4(d),
+    /// Docs/PoissonFlow.md §3.4), integrated by `gsl_odeiv2` between consecutive schedule levels; the whole
     /// chunk is one GSL system. Schedule in times (states x, mapped to y = x eᵗ) or in σ (states y).
     case adaptive(stepper: ODEStepper = .rk8pd, relativeTolerance: Double = 1e-9, absoluteTolerance: Double = 1e-9,
                   initialStep: Double = 1e-2)
-    /// Heun steps of dx/dσ = (x − m(x, σ))/σ between consecutive σ levels (EDM; POISSON_FLOW §3.8).
+    /// Heun steps of dx/dσ = (x − m(x, σ))/σ between consecutive σ levels (EDM; Docs/PoissonFlow.md §3.8).
     case heun
 
     /// The level kinds the stepper accepts in a schedule.
@@ -25,7 +25,7 @@ public enum TrajectoryStepper: Sendable, Equatable {
     }
 }
 
-/// What the generative process does at the last level of the schedule (THEORY §1.4(b)).
+/// What the generative process does at the last level of the schedule (Docs/Theory.md §1.4(b)).
 public enum FinalStep: String, Sendable, CaseIterable {
     /// Return the final state as is.
     case none
@@ -63,13 +63,13 @@ extension FinalStep {
 public struct TrajectoryRecording: OptionSet, Sendable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }
-    /// argmax_μ w_μ: for the Gaussian kernel the nearest scaled training point a_μ e^{−t} (collapse tracking, THEORY §3.4 M2).
+    /// argmax_μ w_μ: for the Gaussian kernel the nearest scaled training point a_μ e^{−t} (collapse tracking, Docs/Theory.md §3.4 M2).
     public static let argmax = TrajectoryRecording(rawValue: 1)
     /// Y2 = Σ w² along the path.
     public static let participationRatio = TrajectoryRecording(rawValue: 2)
     /// The state itself (B × K × d numbers: for small d, e.g. trajectory figures).
     public static let states = TrajectoryRecording(rawValue: 4)
-    /// w_max = max_μ w_μ (collapse level, POISSON_FLOW §8.2).
+    /// w_max = max_μ w_μ (collapse level, Docs/PoissonFlow.md §8.2).
     public static let maxWeight = TrajectoryRecording(rawValue: 8)
     /// Posterior class probabilities p_c (speciation level).
     public static let classProbabilities = TrajectoryRecording(rawValue: 16)
@@ -120,7 +120,7 @@ public struct TrajectoryRun: Sendable {
 /// so results do not depend on the thread count.
 ///
 /// States are in the variables of the schedule's levels (x for times, y for σ). `.prior` starts
-/// draw the VP stationary law N(0, I) in x, i.e. N(0, (1 + σ₀²) I) in y (THEORY §1.5).
+/// draw the VP stationary law N(0, I) in x, i.e. N(0, (1 + σ₀²) I) in y (Docs/Theory.md §1.5).
 public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
     public var model: Model
     public var stepper: TrajectoryStepper
@@ -314,13 +314,13 @@ public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
 }
 
 extension NoiseLevel {
-    /// The forward time of the VE level e^s: t = ½ log1p(e^{2s}) (THEORY §1.4(d)).
+    /// The forward time of the VE level e^s: t = ½ log1p(e^{2s}) (Docs/Theory.md §1.4(d)).
     static func time(logSigma s: Double) -> Double { 0.5 * log1p(exp(2 * s)) }
 }
 
-/// The two backward-SDE steps t → s < t, given the posterior mean m̂(x, t) (THEORY §1.4).
+/// The two backward-SDE steps t → s < t, given the posterior mean m̂(x, t) (Docs/Theory.md §1.4).
 enum SDEStep {
-    /// x_s = (Δ_s e^{−(t−s)}/Δ_t) x_t + (Δ_{t−s} e^{−s}/Δ_t) m̂ + √(Δ_s Δ_{t−s}/Δ_t) ξ (THEORY §1.4(b)).
+    /// x_s = (Δ_s e^{−(t−s)}/Δ_t) x_t + (Δ_{t−s} e^{−s}/Δ_t) m̂ + √(Δ_s Δ_{t−s}/Δ_t) ξ (Docs/Theory.md §1.4(b)).
     static func exactOU(_ x: inout Matrix<Double>, mean: Matrix<Double>, from t: Double, to s: Double, rngs: [RandomStream]) {
         let d = x.columns
         let deltaT = ForwardProcess.delta(t), deltaS = ForwardProcess.delta(s), deltaTS = ForwardProcess.delta(t - s)
@@ -334,7 +334,7 @@ enum SDEStep {
         }
     }
 
-    /// x ← x + h (x + 2F) + √(2h) ξ, F = (e^{−t} m̂ − x)/Δ_t, h = t − s (THEORY §1.4(a)).
+    /// x ← x + h (x + 2F) + √(2h) ξ, F = (e^{−t} m̂ − x)/Δ_t, h = t − s (Docs/Theory.md §1.4(a)).
     static func eulerMaruyama(_ x: inout Matrix<Double>, mean: Matrix<Double>, from t: Double, to s: Double, rngs: [RandomStream]) {
         let d = x.columns
         let h = t - s, deltaT = ForwardProcess.delta(t), decay = exp(-t), sd = (2 * h).squareRoot()

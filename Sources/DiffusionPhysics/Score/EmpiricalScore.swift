@@ -2,7 +2,7 @@ import Foundation
 import GSLKit
 
 /// The exact score of the noised empirical distribution P_t^e = (1/n) Σ_μ N(a_μ e^{−t}, Δ_t I)
-/// (THEORY §1.1):
+/// (Docs/Theory.md §1.1):
 ///
 ///     E_μ = |x − a_μ e^{−t}|² / (2Δ_t),   w_μ = softmax(−E)_μ,   m̂ = Σ w_μ a_μ,
 ///     F(x, t) = (e^{−t} m̂ − x)/Δ_t,       ln P_t^e = LSE(−E) − ln n − (d/2) ln(2πΔ_t).
@@ -42,7 +42,7 @@ public struct EmpiricalScore: ScoreModel {
         for i in 0..<rows { workspace.logDensity[i] = workspace.logSumExp[i] + constant }
     }
 
-    /// Draws a training point a_μ with μ ~ Categorical(w(x, t)): the exact posterior (THEORY §1.4(b)).
+    /// Draws a training point a_μ with μ ~ Categorical(w(x, t)): the exact posterior (Docs/Theory.md §1.4(b)).
     public func posteriorDraw(row: Int, x: Matrix<Double>, t: Double, workspace: PosteriorWorkspace,
                               rng: RandomStream, into a: inout [Double]) -> Int {
         let mu = rng.categorical(workspace.weights(row: row))

@@ -2,7 +2,7 @@ import Foundation
 import GSLKit
 
 /// The exact population score of a Gaussian mixture P0 = Σ_c π_c N(m_c, s_c² I) at time t
-/// (THEORY §2.2 for the two-class case):
+/// (Docs/Theory.md §2.2 for the two-class case):
 ///
 ///     P_t = Σ_c π_c N(m_c e^{−t}, Γ_c I),   Γ_c = Δ_t + s_c² e^{−2t},
 ///     r_c ∝ π_c N(x; m_c e^{−t}, Γ_c I)     (posterior over components, log-sum-exp),

@@ -3,7 +3,7 @@ import GSLKit
 
 /// How the squared distance between a noised point and a training point becomes a log posterior
 /// weight. Distances are taken in the noise-scaled ("VE") variables y = x·eᵗ, σ² = e^{2t} − 1
-/// (THEORY §1.1, "Equivalent VE form"; POISSON_FLOW §3.3), where every kernel depends on
+/// (Docs/Theory.md §1.1, "Equivalent VE form"; Docs/PoissonFlow.md §3.3), where every kernel depends on
 /// d² = |y − a_μ|² and σ² only.
 ///
 /// A new physics kernel is one more case here; the engine (`EmpiricalPosterior`) is shared.
@@ -12,7 +12,7 @@ public enum Kernel: Sendable, Equatable, CustomStringConvertible {
     case gaussian
     /// PFGM++ with D extra dimensions (Student-t, ν = D): ln k = −((N + D)/2)·log1p(d² / (D σ²)).
     case studentT(degreesOfFreedom: Double)
-    /// GenPhys Yukawa (screened Poisson) kernel in N + 1 dimensions with mass m > 0 (POISSON_FLOW §6):
+    /// GenPhys Yukawa (screened Poisson) kernel in N + 1 dimensions with mass m > 0 (Docs/PoissonFlow.md §6):
     /// σ² plays z², s² = d² + z², ln k = −(ν+1)·ln(m s) + ln K_{ν+1}(m s), ν = (N − 1)/2.
     /// m → 0 gives the PFGM (D = 1) weights s^{−(N+1)}.
     case yukawa(mass: Double)

@@ -1,7 +1,7 @@
 import Foundation
 import GSLKit
 
-/// The two ways a noise level is named (THEORY §0; POISSON_FLOW §2).
+/// The two ways a noise level is named (Docs/Theory.md §0; Docs/PoissonFlow.md §2).
 public enum NoiseKind: String, Sendable, Equatable, CaseIterable {
     /// Forward (VP, Ornstein–Uhlenbeck) time t: x_t = a e^{−t} + √Δ_t ξ.
     case time
@@ -9,7 +9,7 @@ public enum NoiseKind: String, Sendable, Equatable, CaseIterable {
     case sigma
 }
 
-/// A noise level: VP time t or VE σ. The two name the same noise through (THEORY §0, "VE / EDM")
+/// A noise level: VP time t or VE σ. The two name the same noise through (Docs/Theory.md §0, "VE / EDM")
 ///
 ///     y = x eᵗ,   σ² = e^{2t} − 1,   t = ½ ln(1 + σ²),
 ///
@@ -50,7 +50,7 @@ public enum NoiseLevel: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// ln σ, the variable of the VE probability-flow ODE (THEORY §1.4(d)); for a time, ½ ln expm1(2t).
+    /// ln σ, the variable of the VE probability-flow ODE (Docs/Theory.md §1.4(d)); for a time, ½ ln expm1(2t).
     public var logSigma: Double {
         switch self {
         case .time(let t): return 0.5 * log(expm1(2 * t))
@@ -90,7 +90,7 @@ public enum NoiseLevel: Sendable, Hashable, CustomStringConvertible {
 /// and the posterior mean m̂ = E[a | state]) and an exact posterior draw.
 ///
 /// `ScoreModel` is the VP specialisation (native level: time). PFGM++ (`PoissonFlowModel`) and the
-/// Yukawa model are native in σ. Levels of the other kind are converted (THEORY §0, VE form).
+/// Yukawa model are native in σ. Levels of the other kind are converted (Docs/Theory.md §0, VE form).
 public protocol NoiseModel: Sendable {
     /// Dimension d of the data.
     var dimension: Int { get }

@@ -19,7 +19,7 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
 /// estimator works through this protocol. It is the VP specialisation of `NoiseModel` (levels
 /// named by forward time t; σ levels are converted, see `NoiseLevel`).
 ///
-/// Conventions (THEORY §0–1): forward OU process x_t = a e^{−t} + √Δ_t ξ, Δ_t = −expm1(−2t);
+/// Conventions (Docs/Theory.md §0–1): forward OU process x_t = a e^{−t} + √Δ_t ξ, Δ_t = −expm1(−2t);
 /// posterior mean m̂(x, t) = E[a | x_t = x]; score F = ∇ ln P_t = (e^{−t} m̂ − x)/Δ_t (Tweedie).
 public protocol ScoreModel: NoiseModel {
     /// Evaluates the posterior at forward time t > 0 for rows 0..<rows of `x`.

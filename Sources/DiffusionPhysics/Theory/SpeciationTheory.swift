@@ -2,7 +2,7 @@ import Foundation
 import GSLKit
 
 /// The three labelled conventions for the speciation time from the top covariance eigenvalue Λ
-/// (THEORY §2.1). They agree at large Λ and differ by O(1) when Λ is small.
+/// (Docs/Theory.md §2.1). They agree at large Λ and differ by O(1) when Λ is small.
 public struct SpeciationTimes: Equatable, Sendable, Codable {
     /// t_S = ½ ln Λ (paper eq. 4: Λ e^{−2t} = 1).
     public let paper: Double
@@ -13,25 +13,25 @@ public struct SpeciationTimes: Equatable, Sendable, Codable {
 }
 
 /// Speciation (symmetry breaking) in the two-Gaussian mixture ½N(±m, σ²I), |m|² = d m̃²
-/// (THEORY §2.2, §2.4).
+/// (Docs/Theory.md §2.2, §2.4).
 public enum SpeciationTheory {
     /// Shared Gauss–Hermite rule (160 nodes) for the Gaussian expectations of φ.
     static let gaussHermite: GaussHermite = {
         do { return try GaussHermite(nodes: 160) } catch { preconditionFailure("Gauss–Hermite rule: \(error)") }
     }()
 
-    /// The three speciation-time conventions for top eigenvalue Λ > 0 (THEORY §2.1).
+    /// The three speciation-time conventions for top eigenvalue Λ > 0 (Docs/Theory.md §2.1).
     public static func tS(lambda: Double) -> SpeciationTimes {
         SpeciationTimes(paper: 0.5 * log(lambda), curvature: 0.5 * log1p(lambda), drift: 0.5 * log(2 * lambda))
     }
 
-    /// Signal-to-noise parameter h(t) = |m|² e^{−2t}/Γ_t = d m̃² / (e^{2t} − 1 + σ²) (THEORY §2.2).
+    /// Signal-to-noise parameter h(t) = |m|² e^{−2t}/Γ_t = d m̃² / (e^{2t} − 1 + σ²) (Docs/Theory.md §2.2).
     /// `sigma` is the cluster standard deviation.
     public static func h(t: Double, d: Double, mTilde: Double, sigma: Double) -> Double {
         d * mTilde * mTilde / (expm1(2 * t) + sigma * sigma)
     }
 
-    /// Clone agreement probability φ = ½ + ½ E_z tanh²(h + √h z), z ~ N(0,1) (THEORY §2.2, closed
+    /// Clone agreement probability φ = ½ + ½ E_z tanh²(h + √h z), z ~ N(0,1) (Docs/Theory.md §2.2, closed
     /// form). φ(0) = ½, φ(∞) = 1, φ(1) = 0.7752002453966635.
     ///
     /// Numerics: Gauss–Hermite (160 nodes, shared) for h ≤ 1.5, where it is accurate to < 1e−12.
@@ -71,13 +71,13 @@ public enum SpeciationTheory {
         }
     }
 
-    /// φ(t) for the GMM at dimension d: `phi(h: h(t:d:mTilde:sigma:))` (THEORY §2.2).
+    /// φ(t) for the GMM at dimension d: `phi(h: h(t:d:mTilde:sigma:))` (Docs/Theory.md §2.2).
     public static func phi(t: Double, d: Double, mTilde: Double, sigma: Double) -> Double {
         phi(h: h(t: t, d: d, mTilde: mTilde, sigma: sigma))
     }
 
     /// The paper's 1-D integral (eq. 6), by adaptive quadrature — an independent check of `phi`:
-    /// φ(t) = ½ ∫ dy [G₊² + G₋²]/[G₊ + G₋],  G± = N(y; ±m e^{−t}, Γ_t), m = m̃√d (THEORY §2.2).
+    /// φ(t) = ½ ∫ dy [G₊² + G₋²]/[G₊ + G₋],  G± = N(y; ±m e^{−t}, Γ_t), m = m̃√d (Docs/Theory.md §2.2).
     /// Evaluated with log-densities shifted by their maximum (no underflow for large m), using the
     /// symmetry y → −y and a break point at the peak y = m e^{−t}.
     public static func phiIntegral(t: Double, d: Double, mTilde: Double, sigma: Double) throws -> Double {
@@ -100,13 +100,13 @@ public enum SpeciationTheory {
     }
 
     /// Large-d scaling curve at t = ½ ln d + τ:
-    /// φ_∞(τ) = ½ + ½ E_z tanh²(m̃² e^{−2τ} + m̃ e^{−τ} z) = φ(h = m̃² e^{−2τ}) (THEORY §2.2).
+    /// φ_∞(τ) = ½ + ½ E_z tanh²(m̃² e^{−2τ} + m̃ e^{−τ} z) = φ(h = m̃² e^{−2τ}) (Docs/Theory.md §2.2).
     public static func phiInfinity(tau: Double, mTilde: Double = 1) -> Double {
         phi(h: mTilde * mTilde * exp(-2 * tau))
     }
 
     /// Positive solution u* of the Curie–Weiss equation u = h tanh u for h > 1, and 0 for h ≤ 1
-    /// (THEORY §2.4: modes of P_t along m̂ at inverse temperature β_eff = h). Brent on
+    /// (Docs/Theory.md §2.4: modes of P_t along m̂ at inverse temperature β_eff = h). Brent on
     /// tanh(u)/u − 1/h over [0, h].
     public static func curieWeissMode(h: Double) throws -> Double {
         guard h > 1 else { return 0 }
@@ -115,25 +115,25 @@ public enum SpeciationTheory {
         }
     }
 
-    /// Potential of the reduced variable q = m·x/√d for σ = 1 (THEORY §2.4, paper eqs. 7–8):
+    /// Potential of the reduced variable q = m·x/√d for σ = 1 (Docs/Theory.md §2.4, paper eqs. 7–8):
     /// V(q,t) = q²/2 − 2m̃² ln cosh(q e^{−t} √d).
     public static func potential(q: Double, t: Double, d: Double, mTilde: Double = 1) -> Double {
         0.5 * q * q - 2 * mTilde * mTilde * Special.lnCosh(q * exp(-t) * d.squareRoot())
     }
 
     /// Positive minimum q* of V(·, t): u = q e^{−t}√d solves the Curie–Weiss equation with
-    /// h = 2 d m̃² e^{−2t}; 0 for t ≥ t* (THEORY §2.4; d = 1024, t = 3: q* = 3.186124).
+    /// h = 2 d m̃² e^{−2t}; 0 for t ≥ t* (Docs/Theory.md §2.4; d = 1024, t = 3: q* = 3.186124).
     public static func potentialMinimum(t: Double, d: Double, mTilde: Double = 1) throws -> Double {
         let u = try curieWeissMode(h: 2 * d * mTilde * mTilde * exp(-2 * t))
         return u * exp(t) / d.squareRoot()
     }
 
-    /// Time where V''(0,t) = 1 − 2 d m̃² e^{−2t} vanishes: t* = ½ ln(2 d m̃²) (THEORY §2.4).
+    /// Time where V''(0,t) = 1 − 2 d m̃² e^{−2t} vanishes: t* = ½ ln(2 d m̃²) (Docs/Theory.md §2.4).
     public static func potentialCriticalTime(d: Double, mTilde: Double = 1) -> Double {
         0.5 * log(2 * d * mTilde * mTilde)
     }
 
-    /// The forward time t where φ(t) = `threshold` (½ < threshold < 1), by Brent on t (THEORY
+    /// The forward time t where φ(t) = `threshold` (½ < threshold < 1), by Brent on t (Docs/Theory.md
     /// §2.2; threshold 0.775, σ = m̃ = 1 gives t − ½ ln d ≈ +0.00063 for every d). Throws if φ(0) is
     /// already below the threshold.
     public static func phiCrossingTime(threshold: Double, d: Double, mTilde: Double = 1, sigma: Double = 1) throws -> Double {

@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 3, "Collapse on the two-class mixture" ([BBdBM] Fig. 3, THEORY §5 F3): the excess
+/// Study 3, "Collapse on the two-class mixture" ([BBdBM] Fig. 3, Docs/Theory.md §5 F3): the excess
 /// entropy f^e(t)/α measured with the exact empirical score (−(1/d) E ln w_origin on planted
 /// forward samples) for several d at fixed n, beside the asymptotic clipped curve and the exact
 /// finite-d population curve, with the t_C lines.
@@ -39,7 +39,7 @@ public enum CollapseGMMStudy: StudyKind {
                 }
             } else { progress.advance(times.count) }
             let t = rows.map { Double($0[1])! }, ratio = rows.map { Double($0[2])! }, se = rows.map { Double($0[3])! }
-            // Well above t_C: f^e = f (THEORY §3.1), so the measurement must match the finite-d population curve.
+            // Well above t_C: f^e = f (Docs/Theory.md §3.1), so the measurement must match the finite-d population curve.
             if let k = t.indices.last(where: { t[$0] < 2.2 * tCs[d]! && t[$0] > 1.4 * tCs[d]! }) {
                 outcome.checks.append(StudyCheck("d = \(d): f^e/α at t = \(String(format: "%.2f", t[k])) (liquid side) vs exact population f/α",
                                                  prediction: Double(rows[k][6])!, measurement: ratio[k], standardError: se[k],
@@ -83,8 +83,8 @@ public enum CollapseGMMStudy: StudyKind {
         """
         try Gnuplot.render(script: script, to: context.path("collapse-gmm.png"))
         outcome.figure = "collapse-gmm.png"
-        outcome.notes = ["f^e = −(1/d) E ln w_origin over \(samples) planted forward samples per time (THEORY §3.3; same expectation as the paper's entropy estimator, smaller variance). Dashed verticals: t_C of eq. 10.",
-                         "The exact finite-d population curve includes the cluster-mixing entropy (α → α − ln2/d at separation) and the finite-d crossover smooths the measured curve around t_C (THEORY §6)."]
+        outcome.notes = ["f^e = −(1/d) E ln w_origin over \(samples) planted forward samples per time (Docs/Theory.md §3.3; same expectation as the paper's entropy estimator, smaller variance). Dashed verticals: t_C of eq. 10.",
+                         "The exact finite-d population curve includes the cluster-mixing entropy (α → α − ln2/d at separation) and the finite-d crossover smooths the measured curve around t_C (Docs/Theory.md §6)."]
         return outcome
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 5, "Collapse on real data" ([BBdBM] Fig. 5, THEORY §3.4–3.5, §5 F5): on Fashion-MNIST with
+/// Study 5, "Collapse on real data" ([BBdBM] Fig. 5, Docs/Theory.md §3.4–3.5, §5 F5): on Fashion-MNIST with
 /// the exact empirical score — φ_C(t) from clone pairs beside the planted E[Y2](t) (an exact
 /// identity), the histogram of per-trajectory collapse times hat t_C, and f^e/α, with the
 /// Gaussian-spectrum t_C as an upper bound.
@@ -43,7 +43,7 @@ public enum CollapseRealStudy: StudyKind {
         for (centre, c) in zip(h.centres, h.counts) { hist.append([.number(centre), .integer(c)]) }
         try hist.write(to: context.path("collapse-times.csv"))
         outcome.dataFiles = ["curve.csv", "clones.csv", "collapse-times.csv"]
-        // Exact identity φ_C(t) = E[Y2](t) (planted, THEORY §3.3): the largest deviation in combined SE.
+        // Exact identity φ_C(t) = E[Y2](t) (planted, Docs/Theory.md §3.3): the largest deviation in combined SE.
         let deviation = clones.map { c -> Double in
             let f = curve.first { abs($0.t - c.t) < 1e-12 }!
             return abs(c.sameComponent.mean - f.y2.mean) / max(1e-9, (pow(c.sameComponent.standardError, 2) + pow(f.y2.standardError, 2)).squareRoot())
@@ -78,7 +78,7 @@ public enum CollapseRealStudy: StudyKind {
         try Gnuplot.render(script: script, to: context.path("collapse-real.png"), width: 1500, height: 520)
         outcome.figure = "collapse-real.png"
         outcome.notes += [
-            "Black dashed: Gaussian-spectrum t_C = \(String(format: "%.3f", tc)) (upper bound for real data, THEORY §3.2). Red dotted: mean hat t_C = \(String(format: "%.3f ± %.3f", mean, trajectories.mean.standardError)) (median \(String(format: "%.3f", trajectories.median))).",
+            "Black dashed: Gaussian-spectrum t_C = \(String(format: "%.3f", tc)) (upper bound for real data, Docs/Theory.md §3.2). Red dotted: mean hat t_C = \(String(format: "%.3f ± %.3f", mean, trajectories.mean.standardError)) (median \(String(format: "%.3f", trajectories.median))).",
             "Operational collapse times: E[Y2] = ½ at \(measured.y2.map { String(format: "%.3f", $0.t) } ?? "–"), f^e/α = 0.1 at \(measured.entropy10.map { String(format: "%.3f", $0.t) } ?? "–"), 0.05 at \(measured.entropy05.map { String(format: "%.3f", $0.t) } ?? "–").",
             "Endpoint memorisation (gap ratio < 1/3): " + trajectories.memorization.map { "\($0.samples) \(String(format: "%.3f", $0.fraction.mean))" }.joined(separator: ", ") + ".",
         ]

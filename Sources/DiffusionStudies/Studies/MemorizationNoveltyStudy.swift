@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 6, "Memorisation vs novelty" ([BBdBM] SI Fig. F6, THEORY §5 F6): generated Fashion-MNIST
+/// Study 6, "Memorisation vs novelty" ([BBdBM] SI Fig. F6, Docs/Theory.md §5 F6): generated Fashion-MNIST
 /// images beside their nearest training images and L2 distances. Small n, run to t_min: every
 /// sample is a copy of a training image (regime III). Large n, stopped at a time above t_C and
 /// denoised (posterior mean m̂): new images, far from every training image.

@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 8, "PFGM++ against diffusion" (POISSON_FLOW.md §5, §8; issue 7): for the exact-empirical
+/// Study 8, "PFGM++ against diffusion" (Docs/PoissonFlow.md §5, §8; issue 7): for the exact-empirical
 /// PFGM++ with D extra dimensions (r = σ√D), the collapse fraction C_D(σ) and the class agreement
 /// φ_D(σ) from the marginal p_σ alone, for several D beside diffusion (D = ∞). Small D lowers both
 /// the speciation and the collapse levels (the random clock of §8.3).
@@ -35,7 +35,7 @@ public enum PoissonFlowStudy: StudyKind {
         try summary.write(to: context.path("levels.csv"))
         var outcome = StudyOutcome()
         outcome.dataFiles = ["marginals.csv", "levels.csv"]
-        // D = ∞ is diffusion: its φ = 0.775 level must sit at the population h = 1 point, σ_S² = d m̃² − σ² (THEORY §2.2, VE variables).
+        // D = ∞ is diffusion: its φ = 0.775 level must sit at the population h = 1 point, σ_S² = d m̃² − σ² (Docs/Theory.md §2.2, VE variables).
         guard let diffusion = curves[.infinity], let smallest = Ds.min(), let small = curves[smallest] else {
             throw StudyError("pfgm-vs-diffusion needs D = ∞ (written 0) and at least one finite D")
         }
@@ -73,7 +73,7 @@ public enum PoissonFlowStudy: StudyKind {
             let c = curves[D]!
             outcome.notes.append("D = \(D.isFinite ? String(format: "%g", D) : "∞"): σ_S (φ = 0.775) = \(c.sigmaSpeciation.map { String(format: "%.3f ± %.3f", $0.t, $0.standardError) } ?? "–"), σ½ (C = ½) = \(c.sigmaCollapseHalf.map { String(format: "%.3f ± %.3f", $0.t, $0.standardError) } ?? "–").")
         }
-        outcome.notes.append("Cloning is meaningless for a deterministic flow: class commitment is measured by the posterior class agreement φ = E Σ_c p_c² under p_σ, collapse by P(max w ≥ 0.99), both without integrating the ODE (POISSON_FLOW §8.2).")
+        outcome.notes.append("Cloning is meaningless for a deterministic flow: class commitment is measured by the posterior class agreement φ = E Σ_c p_c² under p_σ, collapse by P(max w ≥ 0.99), both without integrating the ODE (Docs/PoissonFlow.md §8.2).")
         return outcome
     }
 }

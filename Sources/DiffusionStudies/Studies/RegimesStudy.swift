@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 1, "Regimes" ([BBdBM] Fig. 1, THEORY §5 F1): backward trajectories of a 2-D two-class
+/// Study 1, "Regimes" ([BBdBM] Fig. 1, Docs/Theory.md §5 F1): backward trajectories of a 2-D two-class
 /// mixture with a few dozen training points, coloured by final class against time — one bundle
 /// above t_S (regime I), the split at t_S, class-committed motion (regime II), and the fall onto
 /// training points below t_C (regime III).
@@ -40,11 +40,11 @@ public enum RegimesStudy: StudyKind {
             if dist < 4 * (Double(d) * ForwardProcess.delta(tMin)).squareRoot() { onPoint += 1 }
         }
         try writeText(lines.joined(separator: "\n") + "\n", to: context.path("trajectories.dat"))
-        // Predictions: t_S where h = 1 (exact for the population, THEORY §2.2); t_C from the data spectrum.
+        // Predictions: t_S where h = 1 (exact for the population, Docs/Theory.md §2.2); t_C from the data spectrum.
         let spectrum = try DataSpectrum(points: data.points)
         let tSPredicted = 0.5 * log1p(Double(d) * mTilde * mTilde - sigma * sigma)
         let tCPredicted = try CollapseTheory.tCSpectrum(eigenvalues: spectrum.eigenvalues, n: Double(n))
-        // Measurements by forward sampling on the same data (THEORY §2.2 (ii), §3.4 M5).
+        // Measurements by forward sampling on the same data (Docs/Theory.md §2.2 (ii), §3.4 M5).
         let times = (0..<40).map { tMin * 10 * pow(horizon / (tMin * 10), Double($0) / 39) }
         let curve = try ForwardSampling(score: score, threads: context.threads)
             .estimate(times: times, samples: try p.integer("samples"), seed: context.seed)

@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 2, "Speciation on the two-class mixture" ([BBdBM] Fig. 2, THEORY §5 F2): φ(t) from
+/// Study 2, "Speciation on the two-class mixture" ([BBdBM] Fig. 2, Docs/Theory.md §5 F2): φ(t) from
 /// brute-force clones with the exact population score against t/t_S for several d, over the exact
 /// finite-d curves. All cross at (t/t_S = 1, φ = 0.7752) and sharpen as d grows.
 public enum SpeciationGMMStudy: StudyKind {
@@ -41,7 +41,7 @@ public enum SpeciationGMMStudy: StudyKind {
             } else { progress.advance(ratios.count) }
             let t = rows.map { Double($0[1])! }, phi = rows.map { Double($0[3])! }, se = rows.map { Double($0[4])! }
             let cross = LevelCrossing.find(times: t, values: phi, errors: se, level: 0.775)
-            // Prediction: exact φ = 0.775 at τ = t − ½ ln d ≈ 0.0006 (THEORY §2.2), i.e. t/t_S ≈ 1.
+            // Prediction: exact φ = 0.775 at τ = t − ½ ln d ≈ 0.0006 (Docs/Theory.md §2.2), i.e. t/t_S ≈ 1.
             let predicted = try SpeciationTheory.phiCrossingTime(threshold: 0.775, d: Double(d))
             outcome.checks.append(StudyCheck("d = \(d): φ = 0.775 crossing, t/t_S", prediction: predicted / tS,
                                              measurement: (cross?.t ?? .nan) / tS, standardError: cross.map { $0.standardError / tS },

@@ -2,9 +2,9 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 4, "Speciation on real data" ([BBdBM] Fig. 4, THEORY §4.2, §5 F4): Fashion-MNIST class
+/// Study 4, "Speciation on real data" ([BBdBM] Fig. 4, Docs/Theory.md §4.2, §5 F4): Fashion-MNIST class
 /// pairs and the 8×8 digits with the exact empirical score. φ(t) = E Σ_c p_c² (Rao–Blackwellised,
-/// equal in expectation to brute-force clones, THEORY §2.2) against t/t_S, and the measured
+/// equal in expectation to brute-force clones, Docs/Theory.md §2.2) against t/t_S, and the measured
 /// 0.775 crossing beside the spectral t_S.
 public enum SpeciationRealStudy: StudyKind {
     public static let measurement = "speciation-real"
@@ -68,8 +68,8 @@ public enum SpeciationRealStudy: StudyKind {
         """
         try Gnuplot.render(script: script, to: context.path("speciation-real.png"))
         outcome.figure = "speciation-real.png"
-        outcome.notes.append("t_S = ½ ln Λ assumes the classes separate along the top principal component. For a pair that does not (e.g. T-shirt vs shirt, whose top component is shared brightness/shape variance), φ crosses 0.775 later in generation (smaller t) and the check disagrees: the speciation direction carries a smaller eigenvalue ([ABBM26], THEORY §2.1).")
-        outcome.notes.append("Preprocessing as the paper (THEORY §4.2): x/255 (digits x/16), first k images per class in file order, global scalar mean removed; Λ from the unbiased per-pixel covariance.")
+        outcome.notes.append("t_S = ½ ln Λ assumes the classes separate along the top principal component. For a pair that does not (e.g. T-shirt vs shirt, whose top component is shared brightness/shape variance), φ crosses 0.775 later in generation (smaller t) and the check disagrees: the speciation direction carries a smaller eigenvalue ([ABBM26], Docs/Theory.md §2.1).")
+        outcome.notes.append("Preprocessing as the paper (Docs/Theory.md §4.2): x/255 (digits x/16), first k images per class in file order, global scalar mean removed; Λ from the unbiased per-pixel covariance.")
         return outcome
     }
 }

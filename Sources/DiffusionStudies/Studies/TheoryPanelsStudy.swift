@@ -2,7 +2,7 @@ import Foundation
 import DiffusionPhysics
 import GSLKit
 
-/// Study 7, "Theory panels" (THEORY §2.2, §2.4, §3.2, §3.3, §5 extras): the potential V(q, t)
+/// Study 7, "Theory panels" (Docs/Theory.md §2.2, §2.4, §3.2, §3.3, §5 extras): the potential V(q, t)
 /// across t_S, the universal curve φ_∞(τ), the (α, t) phase diagram with t_C(α) and t_S, and the
 /// REM order parameter E[Y2] — measured planted and non-planted on Gaussian data — against 1 − λ_c.
 public enum TheoryPanelsStudy: StudyKind {
@@ -58,7 +58,7 @@ public enum TheoryPanelsStudy: StudyKind {
         }
         try rem.write(to: context.path("rem.csv"))
         outcome.dataFiles = ["potential.csv", "phi-universal.csv", "phase-diagram.csv", "rem.csv"]
-        // Checks: analytic values against THEORY's independently computed numbers, and the exact identity E[Y2] = E[w_origin].
+        // Checks: analytic values against Docs/Theory.md's independently computed numbers, and the exact identity E[Y2] = E[w_origin].
         outcome.checks.append(StudyCheck("φ at h = 1 (the 0.775 threshold)", prediction: 0.7752002453966635,
                                          measurement: SpeciationTheory.phi(h: 1), tolerance: try p.tolerance("analytic")))
         outcome.checks.append(StudyCheck("potential minimum q* (d = 1024, t = 3)", prediction: 3.186124,
@@ -93,8 +93,8 @@ public enum TheoryPanelsStudy: StudyKind {
         """
         try Gnuplot.render(script: script, to: context.path("theory-panels.png"), width: 1400, height: 1000)
         outcome.figure = "theory-panels.png"
-        outcome.notes = ["The potential develops two wells below t_S = ½ ln d (Curie–Weiss, THEORY §2.4); φ_d(τ) collapse on φ_∞ with the 0.775 crossing at τ ≈ 0.0006.",
-                         "The REM curve 1 − λ_c is the d → ∞ non-planted prediction; at finite d the measured curves are smoothed over Δt ~ 1/(√d f'(t_C)) (THEORY §6)."]
+        outcome.notes = ["The potential develops two wells below t_S = ½ ln d (Curie–Weiss, Docs/Theory.md §2.4); φ_d(τ) collapse on φ_∞ with the 0.775 crossing at τ ≈ 0.0006.",
+                         "The REM curve 1 − λ_c is the d → ∞ non-planted prediction; at finite d the measured curves are smoothed over Δt ~ 1/(√d f'(t_C)) (Docs/Theory.md §6)."]
         return outcome
     }
 }
