@@ -30,6 +30,7 @@ struct DiffPhys: ParsableCommand {
     /// Parses and runs the command; library errors are reported with the flag of the parameter
     /// they name (`CLIError`).
     static func main() {
+        BLASCoreSelection.run()
         do {
             var command = try parseAsRoot()
             try command.run()
