@@ -184,6 +184,7 @@ struct ShardedBench: MPICommand {
         guard mpi.isRoot else { return }
         func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
         let bytes = score.bytesPerStep(rows: batch)
+        print("sharded-bench: BLAS core \(BLASCore.coreName)")
         print(String(format: "sharded-bench: ranks=%d B=%d n=%d d=%d (%d points per rank, %.0f MB of data per rank): step %.1f ms [min %.1f, max %.1f] = local %.1f ms + all-reduce %.2f ms; %.1f GFLOP/s; communication %d bytes per rank per step (%.2f MB)",
                      mpi.size, batch, n, d, range.count, Double(range.count * d * 8) / 1e6, median(steps) * 1e3, steps.min()! * 1e3, steps.max()! * 1e3,
                      median(locals) * 1e3, median(reduces) * 1e3, 4 * Double(batch * n * d) / median(steps) / 1e9, bytes, Double(bytes) / 1e6))
