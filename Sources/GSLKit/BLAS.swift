@@ -14,6 +14,7 @@ extension Float: BLASScalar {}
 func gemm<S: BLASScalar>(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: S,
                          a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
                          beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+    Threads.pinBLAS()   // every product, not only the engine's, runs with the pinned thread count
     let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
     if S.self == Double.self {
         cblas_dgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), Double(alpha),

@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Dimension (default: the standard set of shapes).") var d: Int?
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions per timing (median reported).") var repetitions: Int = 5
     @Flag(help: "Skip the generation and forward-curve workloads.") var kernelOnly = false
+    @Flag(help: "Print the BLAS library, version, core (and how it was chosen), CPU features and the measured dgemm rate first (always in --json).")
+    var verbose = false
     @Option(parsing: .unconditional, help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
     var fmnistSamples: Int = 0
     @OptionGroup var format: JSONOptions
@@ -36,7 +38,7 @@ struct BenchCommand: ParsableCommand {
         if fmnistSamples < 0 || fmnistSamples == 1 { throw ValidationError("--fmnist-samples must be 0 or ≥ 2") }
     }
 
-    struct Report: Codable { var cases: [BenchCase]; var fmnistCurve: FMNISTCurve? }
+    struct Report: Codable { var blas: BLASReport; var cases: [BenchCase]; var fmnistCurve: FMNISTCurve? }
     struct FMNISTCurve: Codable { var n: Int; var d: Int; var samples: Int; var times: Int; var threads: Int; var seconds: Timing }
 
     func run() throws {
@@ -49,6 +51,8 @@ struct BenchCommand: ParsableCommand {
             shapes = [.small, .default, .large]
         }
         var cases: [BenchCase] = []
+        var blas = BLASReport.current()
+        if verbose && !json { for line in blas.lines { print(line) } }
         for shape in shapes {
             if !json { note("bench B=\(shape.B) n=\(shape.n) d=\(shape.d) threads=\(threads) …") }
             let workloads = !kernelOnly && (shapes.count == 1 || shape == .default)
@@ -61,8 +65,11 @@ struct BenchCommand: ParsableCommand {
             let r = try ScoreBenchmark.forwardCurve(score: score, samples: fmnistSamples, times: 50, threads: threads, repetitions: repetitions)
             curve = FMNISTCurve(n: data.n, d: data.d, samples: fmnistSamples, times: 50, threads: threads, seconds: r.seconds)
         }
+        if let first = cases.first(where: { BenchShape(B: $0.B, n: $0.n, d: $0.d) == .default }) ?? cases.first {
+            blas = blas.with(first)
+        }
         if json {
-            print(try JSONOutput.encode(Report(cases: cases, fmnistCurve: curve)))
+            print(try JSONOutput.encode(Report(blas: blas, cases: cases, fmnistCurve: curve)))
             return
         }
         func ms(_ s: Double) -> String { String(format: "%8.2f ms", s * 1e3) }
@@ -82,6 +89,9 @@ struct BenchCommand: ParsableCommand {
             if let f = c.forwardCurveSeconds, let r = c.forwardCurveReferenceSeconds {
                 print(String(format: "  forward curve: common noise %.1f× faster than per-time", r / f))
             }
+        }
+        if verbose, let g = blas.dgemmGFLOPS, let g1 = blas.dgemmGFLOPSOneThread {
+            print("BLAS \(blas.version ?? "?") core \(blas.core): " + String(format: "dgemm %.1f GFLOP/s (%d threads), %.1f (1 thread)", g, threads, g1))
         }
         if let curve {
             print("Fashion-MNIST forward curve (n=\(curve.n), d=\(curve.d), \(curve.samples) samples, \(curve.times) times): \(ms(curve.seconds.median))  [\(ms(curve.seconds.min)), \(ms(curve.seconds.max))]")

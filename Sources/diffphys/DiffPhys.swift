@@ -31,6 +31,7 @@ struct DiffPhys: ParsableCommand {
     /// Parses and runs the command; library errors are reported with the flag of the parameter
     /// they name (`CLIError`).
     static func main() {
+        BLASCoreSelection.run()   // may re-execute the process once with a better OpenBLAS core
         Startup.prepare()
         if let problem = Startup.environmentProblem() { Startup.fail(problem) }
         do {

@@ -1,0 +1,192 @@
+import ArgumentParser
+import DiffusionMPI
+import DiffusionPhysics
+import Foundation
+
+/// `diffphys-mpi`: the parts of `diffphys` that run across MPI ranks (README "MPI").
+/// Run under `mpirun -np K` or Slurm's `srun`; every rank runs the same command.
+@main
+struct DiffPhysMPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diffphys-mpi",
+        abstract: "diffphys across MPI ranks: the memorisation map and the sharded exact score.",
+        subcommands: [MemorizationMapMPI.self, ShardedScoreCheck.self, ShardedBench.self])
+
+    static func main() {
+        // The same kernel selection as diffphys, before MPI starts (it may re-execute).
+        BLASCore.selectAtStartup { FileHandle.standardError.write(Data("diffphys-mpi: warning: \($0)\n".utf8)) }
+        let command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        let mpi = MPIHandle()
+        do {
+            try (command as? MPICommand)?.run(mpi: mpi)
+            if !(command is MPICommand) {
+                var c = command
+                try c.run()
+            }
+        } catch {
+            mpi.abort("\(error)")
+        }
+        mpi.finalize()
+    }
+}
+
+/// A subcommand that runs on every rank with the MPI session.
+protocol MPICommand: ParsableCommand {
+    func run(mpi: MPIHandle) throws
+}
+
+extension MPICommand {
+    func run() throws { throw ValidationError("run under diffphys-mpi") }
+}
+
+func numbers(_ text: String, option: String) throws -> [Double] {
+    try text.split(separator: ",").map {
+        guard let v = Double($0.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+            throw ValidationError("\(option): '\($0)' is not a finite number")
+        }
+        return v
+    }
+}
+
+func integers(_ text: String, option: String) throws -> [Int] {
+    try numbers(text, option: option).map { v in
+        guard v == v.rounded(), v >= 1, v < 1e12 else { throw ValidationError("\(option): '\(v)' is not a positive integer") }
+        return Int(v)
+    }
+}
+
+/// `diffphys-mpi memorization-map`: same options and the same map.csv as `diffphys memorization-map`.
+struct MemorizationMapMPI: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memorization-map",
+        abstract: "The memorisation map with its rows dealt across ranks; rank 0 writes DIR/map.csv, identical to one process.",
+        discussion: """
+        Options as `diffphys memorization-map`. Afterwards `diffphys memorization-map` with the same options finds \
+        every row done and writes thresholds.csv (and --plot) without recomputing.
+        Example: mpirun -np 4 diffphys-mpi memorization-map --data gaussian:d=64,n=100 --n 100,1000 --d 32,64 --times 0.1,0.3,1 --out map
+        """)
+
+    @Option(help: "Dataset spec (as diffphys).") var data: String = "gmm2:d=256,n=2000,mtilde=1,sigma=1"
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Comma-separated training-set sizes n.") var n: String
+    @Option(help: "Comma-separated dimensions d (gaussian/gmm2 specs only).") var d: String?
+    @Option(help: "Comma-separated forward times t > 0.") var times: String = "0.02,0.05,0.1,0.2,0.3,0.5,0.7,1,1.5,2,3"
+    @Option(help: "Forward samples per time.") var samples: Int = 1000
+    @Option(help: "Output directory (map.csv).") var out: String
+    @Option(help: "Worker threads per rank (default 1: use ranks for cores).") var threads: Int = 1
+    @Option(help: .hidden) var failOnRank: Int?
+
+    func run(mpi: MPIHandle) throws {
+        let map = try MemorizationMap(spec: try DatasetSpec.parse(data), ns: try integers(n, option: "--n"),
+                                      ds: try d.map { try integers($0, option: "--d") }, times: try numbers(times, option: "--times"),
+                                      samples: samples, seed: seed, threads: threads)
+        let t0 = mpi.wallTime()
+        let rows = try DistributedMemorizationMap(map: map, mpi: mpi).run(directory: out, failOnRank: failOnRank)
+        guard let rows else { return }
+        let csv = (out as NSString).appendingPathComponent("map.csv")
+        print(String(format: "memorization-map: %d rows in %@ from %d ranks in %.2f s", rows.count, csv, mpi.size, mpi.wallTime() - t0))
+        for h in MemorizationMap.thresholds(rows) {
+            let m = h.measured.map { String(format: "%.4f ± %.4f", $0.t, $0.standardError) } ?? "(not bracketed)"
+            print(String(format: "  n %7d  d %5d  alpha %.5f  measured t_C^{Y2} ", h.n, h.d, h.alpha) + m)
+        }
+    }
+}
+
+/// Deterministic test data whose shards hold different maxima: two well separated blobs, one
+/// per half of the rows, and particles planted near points of every shard at small and large t.
+func shardedTestData(n: Int, d: Int, batch: Int, seed: UInt64) -> (points: Matrix<Double>, x: Matrix<Double>, times: [Double]) {
+    let rng = RandomStream(seed: seed, stream: 7)
+    var points = Matrix<Double>(rows: n, columns: d)
+    for mu in 0..<n {
+        let centre = mu < n / 2 ? -2.0 : 3.0
+        for j in 0..<d { points[mu, j] = centre + rng.gaussian() }
+    }
+    var x = Matrix<Double>(rows: batch, columns: d)
+    for i in 0..<batch {
+        let mu = (i * 7919 + 13) % n
+        for j in 0..<d { x[i, j] = 0.3 * points[mu, j] + 0.1 * rng.gaussian() }
+    }
+    return (points, x, [0.01, 0.1, 0.5, 2])
+}
+
+/// `diffphys-mpi sharded-score-check`: sharded vs one-process exact score on the same data.
+struct ShardedScoreCheck: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sharded-score-check",
+        abstract: "Compare the sharded exact score with the unsharded one (rank 0); exit 1 if they differ by more than --tolerance (relative).")
+    @Option var n: Int = 600
+    @Option var d: Int = 24
+    @Option(name: .customLong("B")) var batch: Int = 40
+    @Option var tolerance: Double = 1e-12
+
+    func run(mpi: MPIHandle) throws {
+        let (points, x, times) = shardedTestData(n: n, d: d, batch: batch, seed: 5)
+        let sharded = try ShardedEmpiricalScore(full: points, mpi: mpi)
+        let full = mpi.isRoot ? try EmpiricalScore(points: points) : nil
+        var worstScore = 0.0, worstLSE = 0.0, worstDensity = 0.0
+        var argmaxRanks = Set<Int>()
+        for t in times {
+            let ws = sharded.makeWorkspace(capacity: batch)
+            try sharded.evaluate(x, rows: batch, t: t, workspace: ws)
+            var f = Matrix<Double>(rows: batch, columns: d)
+            sharded.score(x, rows: batch, t: t, workspace: ws, into: &f)
+            guard let full else { continue }
+            let wf = full.makeWorkspace(capacity: batch)
+            try full.evaluate(x, rows: batch, t: t, workspace: wf, outputs: .mean)
+            var g = Matrix<Double>(rows: batch, columns: d)
+            full.score(x, rows: batch, t: t, workspace: wf, into: &g)
+            for i in 0..<batch {
+                let owner = (0..<mpi.size).first { ShardedEmpiricalScore.shard(of: n, rank: $0, size: mpi.size).contains(wf.argmax[i]) }!
+                argmaxRanks.insert(owner)
+                var scale = 0.0, diff = 0.0
+                for j in 0..<d { scale = max(scale, abs(g[i, j])); diff = max(diff, abs(f[i, j] - g[i, j])) }
+                worstScore = max(worstScore, diff / scale)
+                worstLSE = max(worstLSE, abs(ws.logSumExp[i] - wf.logSumExp[i]) / max(1, abs(wf.logSumExp[i])))
+                worstDensity = max(worstDensity, abs(ws.logDensity[i] - wf.logDensity[i]) / max(1, abs(wf.logDensity[i])))
+            }
+        }
+        guard mpi.isRoot else { return }
+        let ok = worstScore <= tolerance && worstLSE <= tolerance && worstDensity <= tolerance && (mpi.size == 1 || argmaxRanks.count > 1)
+        print(String(format: "sharded-score-check: %d ranks, n=%d d=%d B=%d, maxima on ranks %@: max relative difference score %.2e, log-sum-exp %.2e, ln P %.2e (tolerance %.0e) %@",
+                     mpi.size, n, d, batch, argmaxRanks.sorted().map(String.init).joined(separator: ","), worstScore, worstLSE, worstDensity, tolerance, ok ? "OK" : "FAILED"))
+        if !ok { throw ModelError("the sharded score differs from the unsharded one") }
+    }
+}
+
+/// `diffphys-mpi sharded-bench`: time one sharded score step (each rank generates only its slice).
+struct ShardedBench: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sharded-bench",
+        abstract: "Median time of one sharded exact-score step (B particles, n points split across ranks, d dims) and its communication.")
+    @Option(name: .customLong("B")) var batch: Int = 256
+    @Option var n: Int = 40_000
+    @Option var d: Int = 784
+    @Option(name: .customLong("repeat")) var repetitions: Int = 5
+
+    func run(mpi: MPIHandle) throws {
+        let range = ShardedEmpiricalScore.shard(of: n, rank: mpi.rank, size: mpi.size)
+        let rng = RandomStream(seed: 1, stream: UInt64(1000 + mpi.rank))
+        let slice = Matrix(rows: range.count, columns: d, storage: (0..<(range.count * d)).map { _ in rng.uniform() })
+        let xr = RandomStream(seed: 1, stream: 999)
+        let x = Matrix(rows: batch, columns: d, storage: (0..<(batch * d)).map { _ in xr.uniform() * 0.37 + 0.2 * xr.gaussian() })
+        let score = try ShardedEmpiricalScore(slice: slice, globalCount: n, shard: range, mpi: mpi)
+        let ws = score.makeWorkspace(capacity: batch)
+        var steps: [Double] = [], locals: [Double] = [], reduces: [Double] = []
+        for k in 0...repetitions {
+            mpi.barrier()
+            let t0 = mpi.wallTime()
+            try score.evaluate(x, rows: batch, t: 1, workspace: ws)
+            var times = [mpi.wallTime() - t0, score.lastLocalSeconds, score.lastReduceSeconds]
+            mpi.allReduceMax(&times)
+            if k > 0 { steps.append(times[0]); locals.append(times[1]); reduces.append(times[2]) }
+        }
+        guard mpi.isRoot else { return }
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+        let bytes = score.bytesPerStep(rows: batch)
+        print("sharded-bench: BLAS core \(BLASCore.coreName)")
+        print(String(format: "sharded-bench: ranks=%d B=%d n=%d d=%d (%d points per rank, %.0f MB of data per rank): step %.1f ms [min %.1f, max %.1f] = local %.1f ms + all-reduce %.2f ms; %.1f GFLOP/s; communication %d bytes per rank per step (%.2f MB)",
+                     mpi.size, batch, n, d, range.count, Double(range.count * d * 8) / 1e6, median(steps) * 1e3, steps.min()! * 1e3, steps.max()! * 1e3,
+                     median(locals) * 1e3, median(reduces) * 1e3, 4 * Double(batch * n * d) / median(steps) / 1e9, bytes, Double(bytes) / 1e6))
+    }
+}
