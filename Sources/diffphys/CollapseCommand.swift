@@ -98,7 +98,7 @@ struct CollapseCommand: ParsableCommand {
         let measurement = CollapseMeasurement(score: score, threads: threadOptions.count)
         let curve = try measurement.curve(times: grid, samples: samples, seed: dataOptions.seed, fresh: freshPoints,
                                           predictions: pred, progress: progress)
-        let measured = MeasuredCollapseTimes(curve: curve, alpha: pred.alpha)
+        let measured = try measurement.measuredTimes(curve: curve, samples: samples, seed: dataOptions.seed, fresh: freshPoints)
         var traj: TrajectoryCollapseResult? = nil
         if trajectories > 0 {
             traj = try TrajectoryCollapse(score: score, settings: sde.settings, threads: threadOptions.count)

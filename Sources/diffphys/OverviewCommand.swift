@@ -82,10 +82,14 @@ struct OverviewCommand: ParsableCommand {
             Row(t: e.t, y2: e.y2.mean, y2Stderr: e.y2.standardError, phi: e.classAgreement?.mean,
                 phiStderr: e.classAgreement?.standardError, phiTheory: phiTheory?(e.t))
         }
-        let y2Cross = LevelCrossing.find(times: times, values: rows.map(\.y2), errors: rows.map(\.y2Stderr), level: 0.5)
+        // Crossings solved on the curve's own samples (the grid only brackets them).
+        let sampling = ForwardSampling(score: score, threads: threadOptions.count)
+        let y2Cross = try sampling.solveCrossing(level: 0.5, grid: times, samples: samples, seed: dataOptions.seed) { $0.y2 }
+            ?? LevelCrossing.find(times: times, values: rows.map(\.y2), errors: rows.map(\.y2Stderr), level: 0.5)
         var phiCross: LevelCrossing? = nil
         if data.labels != nil, score.classCount >= 2 {
-            phiCross = LevelCrossing.find(times: times, values: rows.map { $0.phi ?? .nan }, errors: rows.map { $0.phiStderr ?? 0 }, level: threshold)
+            phiCross = try sampling.solveCrossing(level: threshold, grid: times, samples: samples, seed: dataOptions.seed) { $0.classAgreement }
+                ?? LevelCrossing.find(times: times, values: rows.map { $0.phi ?? .nan }, errors: rows.map { $0.phiStderr ?? 0 }, level: threshold)
         }
         let out = Output(data: spec.description, n: data.n, d: data.d, alpha: CollapseTheory.alpha(n: n, d: d),
                          lambda: spectrum.lambda, lambdaPopulation: lambdaPopulation, tS: ts, tC: tC,
