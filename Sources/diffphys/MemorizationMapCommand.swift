@@ -73,7 +73,7 @@ struct MemorizationMapCommand: ParsableCommand {
         try RunManifest(fields).claim(directory: out, rowFiles: ["map.csv", "thresholds.csv"], fresh: fresh)
         let progress = ProgressReporter("memorization-map", total: map.cells.count * ts.count, enabled: !output.json)
         let rows = try map.run(csvPath: csvPath, stopAfter: stopAfter, progress: progress)
-        let thresholds = MemorizationMap.thresholds(rows)
+        let thresholds = try map.solvedThresholds(rows)
         var table = CSVTable(header: ["n", "d", "alpha", "tCY2", "tCY2Stderr", "tCEntropy10", "tCGaussian", "tCSpectrum", "tS"])
         for h in thresholds {
             table.append([.integer(h.n), .integer(h.d), .number(h.alpha), .number(h.measured?.t ?? .nan),

@@ -27,10 +27,18 @@ extension CollapseMeasurement {
     /// the interpolated value of `MeasuredCollapseTimes(curve:alpha:)` stays.
     public func measuredTimes(curve: [CollapseCurvePoint], samples: Int, seed: UInt64,
                               fresh: Matrix<Double>? = nil) throws -> MeasuredCollapseTimes {
+        let alpha = CollapseTheory.alpha(n: Double(score.componentCount), d: Double(score.dimension))
+        return try measuredTimes(grid: curve.map(\.t), samples: samples, seed: seed, fresh: fresh,
+                                 fallback: MeasuredCollapseTimes(curve: curve, alpha: alpha))
+    }
+
+    /// The same from the curve's times alone; `fallback` holds the values kept where `grid` shows
+    /// no bracket (and decides whether the non-planted time is wanted).
+    public func measuredTimes(grid: [Double], samples: Int, seed: UInt64, fresh: Matrix<Double>? = nil,
+                              fallback: MeasuredCollapseTimes) throws -> MeasuredCollapseTimes {
         let d = Double(score.dimension)
         let alpha = CollapseTheory.alpha(n: Double(score.componentCount), d: d)
-        var times = MeasuredCollapseTimes(curve: curve, alpha: alpha)
-        let grid = curve.map(\.t)
+        var times = fallback
         let sampling = ForwardSampling(score: score, threads: threads, chunkSize: chunkSize)
         if let c = try sampling.solveCrossing(level: 0.5, grid: grid, samples: samples, seed: seed, statistic: { $0.y2 }) {
             times.y2 = c
@@ -40,12 +48,21 @@ extension CollapseMeasurement {
             if let c = try sampling.solveCrossing(level: 0.1, grid: grid, samples: samples, seed: seed, statistic: ratio) { times.entropy10 = c }
             if let c = try sampling.solveCrossing(level: 0.05, grid: grid, samples: samples, seed: seed, statistic: ratio) { times.entropy05 = c }
         }
-        if let fresh, times.y2NonPlanted != nil {
+        if let fresh {
             if let c = try sampling.solveCrossing(level: 0.5, grid: grid, samples: samples, origins: .fresh(fresh, labels: nil),
                                                   seed: seed, statistic: { $0.y2 }) {
                 times.y2NonPlanted = c
             }
         }
         return times
+    }
+}
+
+extension MeasuredCollapseTimes {
+    /// Times given directly (nil: not measured).
+    public init(y2: LevelCrossing?, entropy10: LevelCrossing? = nil, entropy05: LevelCrossing? = nil,
+                y2NonPlanted: LevelCrossing? = nil) {
+        self.init(curve: [], alpha: 0)
+        (self.y2, self.entropy10, self.entropy05, self.y2NonPlanted) = (y2, entropy10, entropy05, y2NonPlanted)
     }
 }

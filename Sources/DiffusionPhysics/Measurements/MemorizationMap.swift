@@ -170,7 +170,27 @@ public struct MemorizationMap: Sendable {
         return rows
     }
 
-    /// Measured vs predicted threshold per (n, d), from the rows (any order).
+    /// Measured vs predicted threshold per (n, d) with the measured times solved, not interpolated:
+    /// each cell's data are rebuilt from the spec and seed, and t where E[Y2] = ½ (and f^e/α = 0.1)
+    /// is found by Brent on the rows' own samples, bracketed by the cell's times
+    /// (`CollapseMeasurement.measuredTimes`). Equal to `diffphys collapse`'s value for the same
+    /// data, samples and seed; interpolated values remain where a cell's times show no bracket.
+    public func solvedThresholds(_ rows: [MemorizationMapRow]) throws -> [MemorizationThreshold] {
+        try Self.thresholds(rows).map { h in
+            let g = rows.filter { $0.n == h.n && $0.d == h.d }.sorted { $0.t < $1.t }
+            let (_, data) = try dataset(n: h.n, d: spec.dimensionHint == nil ? nil : h.d)
+            let measurement = CollapseMeasurement(score: try EmpiricalScore(data), threads: threads)
+            let fallback = MeasuredCollapseTimes(y2: h.measured, entropy10: h.measuredEntropy10)
+            let solved = try measurement.measuredTimes(grid: g.map(\.t), samples: samples, seed: seed, fallback: fallback)
+            var out = h
+            out.measured = solved.y2
+            out.measuredEntropy10 = solved.entropy10
+            return out
+        }
+    }
+
+    /// Measured vs predicted threshold per (n, d), from the rows (any order), interpolated on
+    /// each cell's grid.
     public static func thresholds(_ rows: [MemorizationMapRow]) -> [MemorizationThreshold] {
         var order: [String] = []
         var groups: [String: [MemorizationMapRow]] = [:]
