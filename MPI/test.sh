@@ -4,6 +4,8 @@
 #   - memorization-map: map.csv byte-identical to the single-process `diffphys memorization-map`,
 #     fresh, with an uneven deal (3 ranks), resumed from a partial single-process file, and on
 #     real data (Fashion-MNIST, when installed);
+#   - reproduce: a split study (collapse-gmm, rows per d) and a whole one (regimes), --quick:
+#     every CSV byte-identical to the single-process `diffphys reproduce`, on 2 and 3 ranks;
 #   - the sharded exact score equals the unsharded one to 1e-12 relative, maxima on both shards;
 #   - a rank that fails makes the run exit non-zero with the rank's message.
 # Needs libopenmpi-dev and openmpi-bin. Prints "N passed, N failed"; exits 1 on any failure.
@@ -42,6 +44,18 @@ if [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
 else
   echo "SKIP: Fashion-MNIST not installed"
 fi
+
+"$BIN/diffphys" reproduce collapse-gmm --quick --out "$T/rep1" >/dev/null 2>&1 || ko "single-process reproduce collapse-gmm"
+"$BIN/diffphys" reproduce regimes --quick --out "$T/rep1" >/dev/null 2>&1 || ko "single-process reproduce regimes"
+for np in 2 3; do
+  "${MPIRUN[@]}" -np $np "$BIN/diffphys-mpi" reproduce collapse-gmm,regimes --quick --out "$T/rep$np" >/dev/null 2>&1 || ko "reproduce on $np ranks"
+  bad=""
+  for f in collapse-gmm/fe.csv collapse-gmm/theory.csv collapse-gmm/checks.csv regimes/curves.csv regimes/checks.csv; do
+    cmp -s "$T/rep1/$f" "$T/rep$np/$f" || bad="$bad $f"
+  done
+  [ -z "$bad" ] && ok "reproduce collapse-gmm,regimes --quick, $np ranks = 1 process (CSVs byte-identical)" || ko "reproduce on $np ranks differs:$bad"
+done
+[ ! -e "$T/rep2/mpi-ranks" ] && ok "reproduce: per-rank folders removed" || ko "per-rank folders left in $T/rep2/mpi-ranks"
 
 out=$("${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" sharded-score-check 2>&1)
 rc=$?

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DiffusionMPI
 import DiffusionPhysics
+import DiffusionStudies
 import Foundation
 
 /// `diffphys-mpi`: the parts of `diffphys` that run across MPI ranks (README "MPI").
@@ -9,8 +10,8 @@ import Foundation
 struct DiffPhysMPI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffphys-mpi",
-        abstract: "diffphys across MPI ranks: the memorisation map and the sharded exact score.",
-        subcommands: [MemorizationMapMPI.self, ShardedScoreCheck.self, ShardedBench.self])
+        abstract: "diffphys across MPI ranks: the memorisation map, reproduce, and the sharded exact score.",
+        subcommands: [MemorizationMapMPI.self, ReproduceMPI.self, ShardedScoreCheck.self, ShardedBench.self])
 
     static func main() {
         // The same kernel selection as diffphys, before MPI starts (it may re-execute).
@@ -90,6 +91,53 @@ struct MemorizationMapMPI: MPICommand {
             let m = h.measured.map { String(format: "%.4f ± %.4f", $0.t, $0.standardError) } ?? "(not bracketed)"
             print(String(format: "  n %7d  d %5d  alpha %.5f  measured t_C^{Y2} ", h.n, h.d, h.alpha) + m)
         }
+    }
+}
+
+/// `diffphys-mpi reproduce`: same arguments, folders and files as `diffphys reproduce`.
+struct ReproduceMPI: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reproduce",
+        abstract: "The lecture studies with their rows dealt across ranks; rank 0 writes the same folders, row files, reports and index as one process.",
+        discussion: """
+        Options as `diffphys reproduce`; NAME may also be a comma-separated list of studies. Studies whose rows are         independent per d (collapse-gmm, speciation-gmm) are split per d; the others run whole, one study per unit.
+        Example: mpirun -np 4 diffphys-mpi reproduce all --quick --out results
+        """)
+
+    @Argument(help: "A study name, a comma-separated list, or 'all'.") var study: String
+    @Flag(help: "Reduced sizes.") var quick = false
+    @Option(help: "Output folder (shared by the ranks).") var out = "results"
+    @Option(help: "Folder of study files (default: the package's Analyses/).") var analyses: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Flag(help: "Start each study folder over instead of resuming.") var fresh = false
+    @Option(help: "Worker threads per rank (default 1: use ranks for cores).") var threads: Int = 1
+    @Option(help: .hidden) var failOnRank: Int?
+
+    func run(mpi: MPIHandle) throws {
+        let all = try StudyRunner.declarations(in: try analyses ?? StudyRunner.analysesDirectory())
+        let names = study == "all" ? all.map(\.name) : study.split(separator: ",").map(String.init)
+        let chosen = try names.map { name in
+            guard let s = all.first(where: { $0.name == name }) else {
+                throw ValidationError("no study named '\(name)' (known: \(all.map(\.name).joined(separator: ", ")))")
+            }
+            return s
+        }
+        let t0 = mpi.wallTime()
+        let results = try DistributedReproduce(studies: chosen, quick: quick, out: out, seed: seed, threads: threads,
+                                               fresh: fresh, mpi: mpi).run(failOnRank: failOnRank)
+        guard let results else { return }
+        func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
+        for (s, outcome, seconds) in results {
+            for c in outcome.checks {
+                print("\(s.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")")
+            }
+            print("\(s.name): report \(out)/\(s.name)/report.md\(outcome.figure.map { ", figure \(out)/\(s.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)")
+        }
+        if study == "all" {
+            try StudyRunner.writeIndex(results, out: out, quick: quick)
+            print("index: \(out)/index.md")
+        }
+        print(String(format: "reproduce: %d studies on %d ranks in %.1f s", results.count, mpi.size, mpi.wallTime() - t0))
     }
 }
 
