@@ -142,6 +142,38 @@ public final class GzipStream: @unchecked Sendable {  // one reader at a time (d
         return (values, sum, bytesRead)
     }
 
+    /// The sequential sum (row order, element order) of `table[b]` over the bytes of the rows
+    /// listed in `selected` (strictly ascending; nil: all) among the next `items` rows of
+    /// `length` bytes — what `decodeRows` would return as its sum, without storing the values.
+    /// Also returns the bytes read (fewer than items·length if the data end early).
+    public func sumRows(items: Int, length: Int, selected: [Int]?, table: [Double])
+        throws(FileFormatError) -> (sum: Double, bytesRead: Int) {
+        precondition(table.count == 256 && length >= 1)
+        let rowsPerChunk = max(1, (1 << 20) / length)
+        var buffer = [UInt8](repeating: 0, count: rowsPerChunk * length)
+        var s = 0.0, bytesRead = 0, next = 0, item = 0
+        while item < items {
+            let k = min(rowsPerChunk, items - item)
+            let got = try read(into: &buffer, count: k * length)
+            bytesRead += got
+            table.withUnsafeBufferPointer { t in
+                buffer.withUnsafeBufferPointer { src in
+                    for r in 0..<(got / length) {
+                        if let selected {
+                            guard next < selected.count, selected[next] == item + r else { continue }
+                            next += 1
+                        }
+                        let row = src.baseAddress! + r * length
+                        for j in 0..<length { s += t[Int(row[j])] }
+                    }
+                }
+            }
+            if got < k * length { break }
+            item += k
+        }
+        return (s, bytesRead)
+    }
+
     /// Closes the file, reporting a truncated or corrupt gzip stream. Idempotent.
     public func finish() throws(FileFormatError) {
         if let failure { throw failure }

@@ -174,4 +174,25 @@ final class LeanLoadingTests: XCTestCase {
         try withSum.centre(.scalarMean, sum: s)
         XCTAssertEqual(withSum.points.storage, ref)
     }
+
+    /// A rank's slice (only its rows decoded) equals those rows of the full load, bit for bit.
+    func testSlicesEqualRowsOfFullLoad() throws {
+        try XCTSkipUnless(FashionMNIST.isAvailable(.test), "dataset-fashion-mnist not installed")
+        for text in ["fashion-mnist:classes=1,9,per-class=300,split=test", "fashion-mnist:classes=0,4,per-class=100,split=test,center=feature",
+                     "fashion-mnist:classes=2,per-class=50,split=test,center=none", "gaussian:d=5,n=40"] {
+            let spec = try DatasetSpec.parse(text)
+            let full = try spec.load(seed: 4)
+            var rows: [Double] = [], labels: [Int] = []
+            for k in 0..<3 {
+                let (part, total, range) = try spec.loadSlice(seed: 4) { n in (k * n / 3)..<((k + 1) * n / 3) }
+                XCTAssertEqual(total, full.n)
+                XCTAssertEqual(part.n, range.count)
+                XCTAssertEqual(part.name, full.name)
+                rows += part.points.storage
+                labels += part.labels ?? []
+            }
+            XCTAssertEqual(rows, full.points.storage, text)
+            XCTAssertEqual(labels, full.labels ?? [], text)
+        }
+    }
 }

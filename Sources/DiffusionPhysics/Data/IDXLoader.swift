@@ -137,6 +137,22 @@ public enum IDXLoader {
         }
     }
 
+    /// The sequential sum (storage order) of `table[b]` over the rows `rows` (ascending) of an
+    /// IDX file, streamed: equal to the sum `readMatrix` returns for a table of Double(b)·scale.
+    public static func sequentialSum(path: String, rows: [Int], table: [Double]) throws -> Double {
+        do {
+            let stream = try GzipStream(path: path)
+            var head = try stream.read(count: 4)
+            if head.count == 4 { head += try stream.read(count: 4 * Int(head[3])) }
+            let (shape, total, _) = try header(head, path: path)
+            let (sum, payload) = try stream.sumRows(items: shape[0], length: shape.dropFirst().reduce(1, *), selected: rows, table: table)
+            if payload < total { try checkPayload(payload, total: total, shape: shape, path: path) }
+            return sum
+        } catch let error as FileFormatError {
+            throw DataError(error)
+        }
+    }
+
     /// Labels from a 1-D IDX file.
     public static func readLabels(path: String) throws -> [Int] {
         let a = try readArray(path: path)

@@ -96,6 +96,49 @@ public enum FashionMNIST {
     }
 }
 
+extension FashionMNIST {
+    /// Rows `part(m)` of the m rows `load(split:preprocessing:seed:)` would give, bit-identical to
+    /// those rows of it, materialising only them (a rank's slice of a sharded training set).
+    /// Scalar centring needs the mean of all m rows: two extra streaming passes over the file
+    /// compute the same two sequential sums the full load takes, without storing anything.
+    /// Per-feature centring loads everything and keeps the slice.
+    public static func loadSlice(split: Split = .train, preprocessing: Preprocessing, seed: UInt64 = 0, name: String? = nil,
+                                 part: (Int) -> Range<Int>) throws -> (data: Dataset, total: Int, rows: Range<Int>) {
+        let p = paths(split)
+        let labels = try IDXLoader.readLabels(path: p.labels)
+        let keep = try preprocessing.selectedRows(labels: labels, count: labels.count, source: p.images, seed: seed)
+        let range = part(keep.count)
+        guard range.lowerBound >= 0, range.upperBound <= keep.count, !range.isEmpty else {
+            throw DataError("\(p.images): slice \(range) of \(keep.count) rows is empty or out of range")
+        }
+        if preprocessing.centering == .perFeature {
+            let all = try load(split: split, preprocessing: preprocessing, seed: seed, name: name)
+            return (try all.rows(Array(range)), keep.count, range)
+        }
+        let sub = Array(keep[range])
+        let (points, _, shape) = try IDXLoader.readMatrix(path: p.images, scale: preprocessing.scale) { shape in
+            guard shape[0] == labels.count else {
+                throw DataError("\(p.labels): \(labels.count) labels but \(p.images) has \(shape[0]) images")
+            }
+            return sub
+        }
+        guard (255 * preprocessing.scale).isFinite else { throw DataError("\(p.images): scale \(preprocessing.scale) makes pixel values non-finite") }
+        var data = try Dataset(points: Matrix(rows: 1, columns: points.columns), labels: [labels[sub[0]]],
+                               name: name ?? "fashion-mnist \(split.rawValue)")
+        data.points = consume points
+        data.labels = sub.map { labels[$0] }
+        if preprocessing.centering == .scalarMean {
+            let count = Double(keep.count * shape.dropFirst().reduce(1, *))
+            var table = (0..<256).map { Double($0) * preprocessing.scale }
+            let m1 = try IDXLoader.sequentialSum(path: p.images, rows: keep, table: table) / count
+            table = table.map { $0 - m1 }
+            let m2 = try IDXLoader.sequentialSum(path: p.images, rows: keep, table: table) / count
+            ArrayKernels.subtract(m1, then: m2, from: &data.points.storage)
+        }
+        return (data, keep.count, range)
+    }
+}
+
 /// The 8×8 handwritten digits (1797 × 64, values 0…16; UCI optdigits via scikit-learn),
 /// shipped as `Data/digits/digits.csv.gz` (64 pixel columns + label, no header).
 public enum Digits {
