@@ -19,6 +19,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DiffusionPhysics", targets: ["DiffusionPhysics"]),
+        .library(name: "DiffusionStudies", targets: ["DiffusionStudies"]),   // for MPI/ (diffphys-mpi reproduce)
         .executable(name: "diffphys", targets: ["diffphys"]),
     ],
     dependencies: [

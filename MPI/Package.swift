@@ -4,7 +4,7 @@ import PackageDescription
 // Opt-in MPI layer (README "MPI"): a separate package so the root package never needs Open MPI.
 //   CMPI           Open MPI's C interface (Debian libopenmpi-dev), through pkg-config "ompi-c"
 //   DiffusionMPI   MPIHandle (the one file with pointers), the sharded exact score, the
-//                  distributed memorisation map — both reuse the root package's library
+//                  distributed memorisation map and reproduce — all reuse the root package's libraries
 //   diffphys-mpi   the command line, run under mpirun or srun
 //
 // Build: swift build -c release --package-path MPI      Test: bash MPI/test.sh
@@ -25,6 +25,7 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "DiffusionMPI", dependencies: [
             "CMPI", .product(name: "DiffusionPhysics", package: "DiffusionPhysics"),
+            .product(name: "DiffusionStudies", package: "DiffusionPhysics"),
         ]),
         .executableTarget(name: "diffphys-mpi", dependencies: [
             "DiffusionMPI", .product(name: "DiffusionPhysics", package: "DiffusionPhysics"),

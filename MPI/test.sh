@@ -4,6 +4,10 @@
 #   - memorization-map: map.csv byte-identical to the single-process `diffphys memorization-map`,
 #     fresh, with an uneven deal (3 ranks), resumed from a partial single-process file, and on
 #     real data (Fashion-MNIST, when installed);
+#   - reproduce: a split study (collapse-gmm, rows per d) and a whole one (regimes), --quick:
+#     every CSV byte-identical to the single-process `diffphys reproduce`, on 2 and 3 ranks;
+#   - collapse: the sharded planted E[Y2](t) equals `diffphys collapse`'s y2 column to 1e-9
+#     relative (bound 4e-10, README "MPI"), on a mixture and on Fashion-MNIST sliced per rank;
 #   - the sharded exact score equals the unsharded one to 1e-12 relative, maxima on both shards;
 #   - a rank that fails makes the run exit non-zero with the rank's message.
 # Needs libopenmpi-dev and openmpi-bin. Prints "N passed, N failed"; exits 1 on any failure.
@@ -41,6 +45,42 @@ if [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   same "memorization-map on Fashion-MNIST, 2 ranks = 1 process" "$T/real1/map.csv" "$T/real2/map.csv"
 else
   echo "SKIP: Fashion-MNIST not installed"
+fi
+
+"$BIN/diffphys" reproduce collapse-gmm --quick --out "$T/rep1" >/dev/null 2>&1 || ko "single-process reproduce collapse-gmm"
+"$BIN/diffphys" reproduce regimes --quick --out "$T/rep1" >/dev/null 2>&1 || ko "single-process reproduce regimes"
+for np in 2 3; do
+  "${MPIRUN[@]}" -np $np "$BIN/diffphys-mpi" reproduce collapse-gmm,regimes --quick --out "$T/rep$np" >/dev/null 2>&1 || ko "reproduce on $np ranks"
+  bad=""
+  for f in collapse-gmm/fe.csv collapse-gmm/theory.csv collapse-gmm/checks.csv regimes/curves.csv regimes/checks.csv; do
+    cmp -s "$T/rep1/$f" "$T/rep$np/$f" || bad="$bad $f"
+  done
+  [ -z "$bad" ] && ok "reproduce collapse-gmm,regimes --quick, $np ranks = 1 process (CSVs byte-identical)" || ko "reproduce on $np ranks differs:$bad"
+done
+[ ! -e "$T/rep2/mpi-ranks" ] && ok "reproduce: per-rank folders removed" || ko "per-rank folders left in $T/rep2/mpi-ranks"
+
+close() {  # close NAME ONE.json SHARDED.json: y2 columns equal to 1e-9 relative
+  if python3 - "$2" "$3" <<'PY'
+import json, sys
+a, b = (json.load(open(p))["curve"] for p in sys.argv[1:3])
+worst = max(abs(r["y2"] - s["y2"]) / max(abs(r["y2"]), 1e-300) for r, s in zip(a, b))
+assert len(a) == len(b) and all(r["t"] == s["t"] for r, s in zip(a, b))
+print(f"  max relative difference of E[Y2]: {worst:.1e}")
+sys.exit(0 if worst <= 1e-9 else 1)
+PY
+  then ok "$1"; else ko "$1"; fi
+}
+COL=(--times 0.05,0.2,0.5,1 --samples 300)
+"$BIN/diffphys" collapse --data gmm2:d=64,n=500 "${COL[@]}" --trajectories 2 --json > "$T/col1.json" 2>/dev/null || ko "single-process collapse"
+for np in 2 3; do
+  "${MPIRUN[@]}" -np $np "$BIN/diffphys-mpi" collapse --data gmm2:d=64,n=500 "${COL[@]}" --chunk 128 --json > "$T/col$np.json" || ko "sharded collapse on $np ranks"
+  close "sharded collapse E[Y2](t), $np ranks = 1 process" "$T/col1.json" "$T/col$np.json"
+done
+if [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  F=fashion-mnist:classes=1,9,per-class=200
+  "$BIN/diffphys" collapse --data $F "${COL[@]}" --trajectories 2 --json > "$T/fcol1.json" 2>/dev/null || ko "single-process collapse on Fashion-MNIST"
+  "${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" collapse --data $F "${COL[@]}" --json > "$T/fcol2.json" || ko "sharded collapse on Fashion-MNIST"
+  close "sharded collapse on Fashion-MNIST (slices loaded per rank), 2 ranks = 1 process" "$T/fcol1.json" "$T/fcol2.json"
 fi
 
 out=$("${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" sharded-score-check 2>&1)

@@ -25,6 +25,10 @@ struct BenchCommand: ParsableCommand {
     var verbose = false
     @Option(parsing: .unconditional, help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
     var fmnistSamples: Int = 0
+    @Flag(help: "Instead of the score kernels: time loading all 60000 Fashion-MNIST training images (gunzip, decode, x/255, centring) and its peak memory, beside numpy (bench/load_numpy.py) when --python has numpy.")
+    var load = false
+    @Option(parsing: .unconditional, help: "Python with numpy for the --load reference ('none': skip).")
+    var python: String = "python3"
     @OptionGroup var format: JSONOptions
     var json: Bool { format.json }
     @OptionGroup var threadOptions: ThreadOptions
@@ -42,6 +46,7 @@ struct BenchCommand: ParsableCommand {
     struct FMNISTCurve: Codable { var n: Int; var d: Int; var samples: Int; var times: Int; var threads: Int; var seconds: Timing }
 
     func run() throws {
+        if load { return try runLoad() }
         let threads = threadOptions.count
         var shapes: [BenchShape]
         if B != nil || n != nil || d != nil {
@@ -95,6 +100,28 @@ struct BenchCommand: ParsableCommand {
         }
         if let curve {
             print("Fashion-MNIST forward curve (n=\(curve.n), d=\(curve.d), \(curve.samples) samples, \(curve.times) times): \(ms(curve.seconds.median))  [\(ms(curve.seconds.min)), \(ms(curve.seconds.max))]")
+        }
+    }
+
+    /// `--load`: the lean loader against numpy; the load runs first so the peak RSS is its own.
+    func runLoad() throws {
+        if !json { note("bench --load: \(LoadBenchmark.spec), \(repetitions) loads …") }
+        let r = try LoadBenchmark.run(repetitions: repetitions, python: python == "none" ? nil : python)
+        if json {
+            struct LoadReport: Codable { var blas: BLASReport; var load: LoadBenchmark }
+            print(try JSONOutput.encode(LoadReport(blas: BLASReport.current(), load: r)))
+            return
+        }
+        func s(_ t: Timing) -> String { String(format: "%6.3f s [%.3f, %.3f]", t.median, t.min, t.max) }
+        func mb(_ b: Int?) -> String { b.map { String(format: "%5.0f MB", Double($0) / 1e6) } ?? "    ? MB" }
+        let ratio = r.peakOverMatrix.map { String(format: "%.2f", $0) } ?? "?"
+        print("load n=\(r.n) d=\(r.d) (data matrix \(mb(r.matrixBytes)), medians of \(repetitions); [min, max])")
+        print("  ours:  \(s(r.seconds))  peak RSS \(mb(r.peakRSSBytes)) = \(ratio) × matrix (process before: \(mb(r.startRSSBytes)))")
+        if let np = r.numpy {
+            print("  numpy: \(s(np.seconds))  peak RSS \(mb(np.peakRSSBytes)) = \(String(format: "%.2f", Double(np.peakRSSBytes) / Double(r.matrixBytes))) × matrix (numpy \(np.version))")
+            print(String(format: "  ours / numpy = %.2f", r.oursOverNumpy!))
+        } else {
+            print("  numpy: not run (\(python == "none" ? "--python none" : "no \(python) with numpy, or bench/load_numpy.py not found"))")
         }
     }
 }

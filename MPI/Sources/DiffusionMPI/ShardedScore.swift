@@ -98,6 +98,40 @@ public final class ShardedEmpiricalScore: @unchecked Sendable {
         lastReduceSeconds = mpi.wallTime() - t1
     }
 
+    /// The weights' participation ratio Y2 = Σ_μ w_μ² of rows 0..<rows at forward time t over the
+    /// GLOBAL training set (collective), with the global log-sum-exp. Each rank evaluates its
+    /// shard (L_r, Y2_r = Σ_{μ∈r} (w_μ^{(r)})²); with M = max_r L_r (MPI_MAX) and c_r = e^{L_r−M}
+    /// (MPI_SUM of c_r and c_r² Y2_r):
+    ///
+    ///     S = Σ_r c_r,   Y2 = Σ_r c_r² Y2_r / S²,   L = M + ln S
+    ///
+    /// exactly, since w_μ = c_r w_μ^{(r)} / S. Communication: 3·B doubles per call. Afterwards
+    /// `workspace` holds this shard's own values.
+    public func participationRatios(_ x: Matrix<Double>, rows: Int, t: Double, workspace ws: PosteriorWorkspace) throws -> (y2: [Double], logSumExp: [Double]) {
+        let t0 = mpi.wallTime()
+        try local.evaluate(x, rows: rows, t: t, workspace: ws, outputs: [])
+        let t1 = mpi.wallTime()
+        let localLSE = Array(ws.logSumExp[0..<rows])
+        var maxima = localLSE
+        mpi.allReduceMax(&maxima)
+        var sums = [Double](repeating: 0, count: 2 * rows)
+        for i in 0..<rows {
+            let c = exp(localLSE[i] - maxima[i])
+            sums[2 * i] = c
+            sums[2 * i + 1] = c * c * ws.participationRatio[i]
+        }
+        mpi.allReduceSum(&sums)
+        var y2 = [Double](repeating: 0, count: rows), lse = y2
+        for i in 0..<rows {
+            let s = sums[2 * i]
+            y2[i] = sums[2 * i + 1] / (s * s)
+            lse[i] = maxima[i] + log(s)
+        }
+        lastLocalSeconds = t1 - t0
+        lastReduceSeconds = mpi.wallTime() - t1
+        return (y2, lse)
+    }
+
     /// The score F = (e^{−t} m̂ − x)/Δ_t after `evaluate` (the library's formula, on the merged mean).
     public func score(_ x: Matrix<Double>, rows: Int, t: Double, workspace: PosteriorWorkspace, into f: inout Matrix<Double>) {
         local.score(x, rows: rows, t: t, workspace: workspace, into: &f)

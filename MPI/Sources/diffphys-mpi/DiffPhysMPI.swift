@@ -1,6 +1,7 @@
 import ArgumentParser
 import DiffusionMPI
 import DiffusionPhysics
+import DiffusionStudies
 import Foundation
 
 /// `diffphys-mpi`: the parts of `diffphys` that run across MPI ranks (README "MPI").
@@ -9,8 +10,8 @@ import Foundation
 struct DiffPhysMPI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffphys-mpi",
-        abstract: "diffphys across MPI ranks: the memorisation map and the sharded exact score.",
-        subcommands: [MemorizationMapMPI.self, ShardedScoreCheck.self, ShardedBench.self])
+        abstract: "diffphys across MPI ranks: the memorisation map, reproduce, and the sharded exact score.",
+        subcommands: [MemorizationMapMPI.self, ReproduceMPI.self, CollapseMPI.self, ShardedScoreCheck.self, ShardedBench.self])
 
     static func main() {
         // The same kernel selection as diffphys, before MPI starts (it may re-execute).
@@ -90,6 +91,96 @@ struct MemorizationMapMPI: MPICommand {
             let m = h.measured.map { String(format: "%.4f ± %.4f", $0.t, $0.standardError) } ?? "(not bracketed)"
             print(String(format: "  n %7d  d %5d  alpha %.5f  measured t_C^{Y2} ", h.n, h.d, h.alpha) + m)
         }
+    }
+}
+
+/// `diffphys-mpi reproduce`: same arguments, folders and files as `diffphys reproduce`.
+struct ReproduceMPI: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reproduce",
+        abstract: "The lecture studies with their rows dealt across ranks; rank 0 writes the same folders, row files, reports and index as one process.",
+        discussion: """
+        Options as `diffphys reproduce`; NAME may also be a comma-separated list of studies. Studies whose rows are         independent per d (collapse-gmm, speciation-gmm) are split per d; the others run whole, one study per unit.
+        Example: mpirun -np 4 diffphys-mpi reproduce all --quick --out results
+        """)
+
+    @Argument(help: "A study name, a comma-separated list, or 'all'.") var study: String
+    @Flag(help: "Reduced sizes.") var quick = false
+    @Option(help: "Output folder (shared by the ranks).") var out = "results"
+    @Option(help: "Folder of study files (default: the package's Analyses/).") var analyses: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Flag(help: "Start each study folder over instead of resuming.") var fresh = false
+    @Option(help: "Worker threads per rank (default 1: use ranks for cores).") var threads: Int = 1
+    @Option(help: .hidden) var failOnRank: Int?
+
+    func run(mpi: MPIHandle) throws {
+        let all = try StudyRunner.declarations(in: try analyses ?? StudyRunner.analysesDirectory())
+        let names = study == "all" ? all.map(\.name) : study.split(separator: ",").map(String.init)
+        let chosen = try names.map { name in
+            guard let s = all.first(where: { $0.name == name }) else {
+                throw ValidationError("no study named '\(name)' (known: \(all.map(\.name).joined(separator: ", ")))")
+            }
+            return s
+        }
+        let t0 = mpi.wallTime()
+        let results = try DistributedReproduce(studies: chosen, quick: quick, out: out, seed: seed, threads: threads,
+                                               fresh: fresh, mpi: mpi).run(failOnRank: failOnRank)
+        guard let results else { return }
+        func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
+        for (s, outcome, seconds) in results {
+            for c in outcome.checks {
+                print("\(s.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")")
+            }
+            print("\(s.name): report \(out)/\(s.name)/report.md\(outcome.figure.map { ", figure \(out)/\(s.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)")
+        }
+        if study == "all" {
+            try StudyRunner.writeIndex(results, out: out, quick: quick)
+            print("index: \(out)/index.md")
+        }
+        print(String(format: "reproduce: %d studies on %d ranks in %.1f s", results.count, mpi.size, mpi.wallTime() - t0))
+    }
+}
+
+/// `diffphys-mpi collapse`: the planted E[Y2](t) curve of `diffphys collapse` on a sharded training set.
+struct CollapseMPI: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collapse",
+        abstract: "E[Y2](t) from planted forward samples with the exact score sharded across ranks (each rank loads only its rows).",
+        discussion: """
+        Same draws as `diffphys collapse --data SPEC --times … --samples S --seed K` (its y2 column), equal up to         rounding (relative 4e-10, README "MPI"). Rank r holds rows [r·n/K, (r+1)·n/K) of the data set; fashion-mnist         specs are decoded only for those rows.
+        Example: mpirun -np 2 diffphys-mpi collapse --data fashion-mnist:classes=0,1,2,3,4,5,6,7,8,9,per-class=6000 --times 0.2,0.5,1 --samples 512
+        """)
+    @Option(help: "Dataset spec (as diffphys).") var data: String = "gmm2:d=256,n=2000,mtilde=1,sigma=1"
+    @Option(help: "Random seed (as diffphys).") var seed: UInt64 = 1
+    @Option(help: "Comma-separated forward times t > 0.") var times: String
+    @Option(help: "Forward samples per time.") var samples: Int = 2000
+    @Option(help: "Samples per sharded evaluation.") var chunk: Int = 256
+    @Flag(help: "Print JSON: {ranks, n, d, samples, curve: [{t, y2, y2Stderr}], seconds, communicationBytes}.") var json = false
+
+    func run(mpi: MPIHandle) throws {
+        let t0 = mpi.wallTime()
+        let spec = try DatasetSpec.parse(data)
+        let (slice, total, rows) = try spec.loadSlice(seed: seed) { n in ShardedEmpiricalScore.shard(of: n, rank: mpi.rank, size: mpi.size) }
+        let tLoad = mpi.wallTime()
+        let score = try ShardedEmpiricalScore(slice: slice.points, globalCount: total, shard: rows, mpi: mpi)
+        let r = try ShardedForwardSampling(score: score, chunkSize: chunk).y2Curve(times: try numbers(times, option: "--times"), samples: samples, seed: seed)
+        var timing = [tLoad - t0, r.localSeconds, r.reduceSeconds, mpi.wallTime() - t0]
+        mpi.allReduceMax(&timing)
+        guard mpi.isRoot else { return }
+        if json {
+            struct Row: Codable { var t, y2, y2Stderr: Double }
+            struct Out: Codable { var ranks, n, d, samples: Int; var curve: [Row]; var seconds: [String: Double]; var communicationBytes: Int }
+            let out = Out(ranks: mpi.size, n: total, d: slice.d, samples: samples,
+                          curve: r.curve.map { Row(t: $0.t, y2: $0.y2.mean, y2Stderr: $0.y2.standardError) },
+                          seconds: ["load": timing[0], "local": timing[1], "allReduce": timing[2], "total": timing[3]],
+                          communicationBytes: r.bytes)
+            print(try JSONOutput.encode(out))
+            return
+        }
+        print("collapse (sharded): \(spec.description)  n = \(total), d = \(slice.d), \(mpi.size) ranks (\(rows.count) rows on rank 0), \(samples) samples, seed \(seed)")
+        print("      t     E[Y2]      ±SE")
+        for p in r.curve { print(String(format: "  %7.4f  %.6f  %.6f", p.t, p.y2.mean, p.y2.standardError)) }
+        print(String(format: "load %.2f s, local %.2f s, all-reduce %.2f s, total %.2f s (slowest rank); %d bytes all-reduced per rank", timing[0], timing[1], timing[2], timing[3], r.bytes))
     }
 }
 

@@ -39,6 +39,15 @@ public enum IDXLoader {
 
     /// Parses IDX bytes; `path` only names the source in error messages.
     public static func parse(_ data: [UInt8], path: String) throws -> IDXArray {
+        let (shape, total, headerLength) = try header(data, path: path)
+        try checkPayload(data.count - headerLength, total: total, shape: shape, path: path)
+        return IDXArray(shape: shape, bytes: Array(data[headerLength...]))
+    }
+
+    /// The shape, element count and header length from the first bytes of an IDX file (all of
+    /// it if shorter than the header). Throws on an empty or truncated header, bad magic, an
+    /// element type other than uint8, 0 dimensions, a size of 0, or a shape too large.
+    static func header(_ data: [UInt8], path: String) throws -> (shape: [Int], total: Int, headerLength: Int) {
         guard !data.isEmpty else { throw DataError("\(path): empty file") }
         guard data.count >= 4 else { throw DataError("\(path): truncated IDX header (\(data.count) bytes)") }
         guard data[0] == 0, data[1] == 0 else {
@@ -66,14 +75,82 @@ public enum IDXLoader {
             total = product
             shape.append(size)
         }
-        let payload = data.count - headerLength
+        return (shape, total, headerLength)
+    }
+
+    static func checkPayload(_ payload: Int, total: Int, shape: [Int], path: String) throws {
         guard payload >= total else {
             throw DataError("\(path): truncated IDX payload: \(payload) bytes, shape \(shape) needs \(total)")
         }
         guard payload == total else {
             throw DataError("\(path): IDX payload has \(payload - total) trailing bytes beyond shape \(shape)")
         }
-        return IDXArray(shape: shape, bytes: Array(data[headerLength...]))
+    }
+
+    /// Decodes an IDX file straight into its final matrix: one row per selected item, each
+    /// byte b becoming `Double(b) * scale` (the same double as `IDXArray.matrix(scale:)`), in one
+    /// streaming pass — the file is gunzipped in chunks of about 1 MB and never held whole, so the
+    /// only large allocation is the result. `rows` is called once with the shape read from the
+    /// header and returns the items to keep (strictly ascending), or nil for all.
+    ///
+    /// Also returns the sequential sum, in storage order, of the matrix's elements (what
+    /// `Dataset.scalarMean` would add up), so a caller centring the data saves a pass.
+    /// Throws the errors of `readArray` (same messages), and `DataError` for rows out of range or
+    /// not ascending.
+    public static func readMatrix(path: String, scale: Double = 1,
+                                  rows: ([Int]) throws -> [Int]? = { _ in nil }) throws -> (matrix: Matrix<Double>, sum: Double, shape: [Int]) {
+        guard scale.isFinite else { throw DataError("\(path): scale factor must be finite (got \(scale))") }
+        do {
+            let stream = try GzipStream(path: path)
+            var head = try stream.read(count: 4)
+            if head.count == 4 { head += try stream.read(count: 4 * Int(head[3])) }
+            let (shape, total, _) = try header(head, path: path)
+            let length = shape.dropFirst().reduce(1, *)
+            let selected = try rows(shape)
+            let count = selected?.count ?? shape[0]
+            if let selected {
+                var previous = -1
+                for i in selected {
+                    guard i > previous, i < shape[0] else {
+                        throw DataError("\(path): row \(i) out of range or out of order (\(shape[0]) items, rows must ascend)")
+                    }
+                    previous = i
+                }
+            }
+            var table = [Double](repeating: 0, count: 256)
+            for b in 0..<256 { table[b] = Double(b) * scale }
+            var (storage, sum, payload) = try stream.decodeRows(items: shape[0], length: length, selected: selected, table: table)
+            if payload < total { try checkPayload(payload, total: total, shape: shape, path: path) }
+            var buffer = [UInt8]()
+            // Trailing bytes beyond the shape are an error, as in `parse`.
+            while true {
+                let got = try stream.read(into: &buffer, count: 1 << 20)
+                if got == 0 { break }
+                payload += got
+            }
+            try checkPayload(payload, total: total, shape: shape, path: path)
+            try stream.finish()
+            let matrix = Matrix(rows: count, columns: length, storage: consume storage)
+            return (matrix, sum, shape)
+        } catch let error as FileFormatError {
+            throw DataError(error)
+        }
+    }
+
+    /// The sequential sum (storage order) of `table[b]` over the rows `rows` (ascending) of an
+    /// IDX file, streamed: equal to the sum `readMatrix` returns for a table of Double(b)·scale.
+    public static func sequentialSum(path: String, rows: [Int], table: [Double]) throws -> Double {
+        do {
+            let stream = try GzipStream(path: path)
+            var head = try stream.read(count: 4)
+            if head.count == 4 { head += try stream.read(count: 4 * Int(head[3])) }
+            let (shape, total, _) = try header(head, path: path)
+            let (sum, payload) = try stream.sumRows(items: shape[0], length: shape.dropFirst().reduce(1, *), selected: rows, table: table)
+            if payload < total { try checkPayload(payload, total: total, shape: shape, path: path) }
+            return sum
+        } catch let error as FileFormatError {
+            throw DataError(error)
+        }
     }
 
     /// Labels from a 1-D IDX file.
@@ -87,16 +164,14 @@ public enum IDXLoader {
     /// whose length must match.
     public static func load(images: String, labels: String? = nil, scale: Double = 1,
                             name: String? = nil) throws -> Dataset {
-        let a = try readArray(path: images)
-        var l: [Int]? = nil
-        if let labels {
-            let v = try readLabels(path: labels)
-            guard v.count == a.count else {
-                throw DataError("\(labels): \(v.count) labels but \(images) has \(a.count) items")
+        let l = try labels.map { try readLabels(path: $0) }
+        let (points, _, _) = try readMatrix(path: images, scale: scale) { shape in
+            if let l, let labels, l.count != shape[0] {
+                throw DataError("\(labels): \(l.count) labels but \(images) has \(shape[0]) items")
             }
-            l = v
+            return nil
         }
-        return try Dataset(points: a.matrix(scale: scale), labels: l, name: name ?? images)
+        return try Dataset(points: points, labels: l, name: name ?? images)
     }
 
     /// The labels file beside an images file by the MNIST naming (`…-images-idx3-ubyte[.gz]` →

@@ -56,47 +56,85 @@ public struct Preprocessing: Sendable, Equatable {
         return out
     }
 
+    /// Row indices (ascending) kept by class selection, `perClass` and `subsample` together —
+    /// the rows `apply` keeps, so a loader can materialise only those.
+    public func selectedRows(labels: [Int]?, count: Int, source: String, seed: UInt64) throws -> [Int] {
+        let keep = try selectedIndices(labels: labels, count: count, source: source)
+        guard let m = subsample else { return keep }
+        guard m >= 1, m <= keep.count else { throw DataError("\(source): cannot subsample \(m) rows from \(keep.count)") }
+        return Self.subsampleIndices(m, of: keep.count, seed: seed).map { keep[$0] }
+    }
+
+    /// m of 0..<n drawn uniformly without replacement (partial Fisher–Yates with
+    /// `RandomStream(seed: seed, domain: .subsample)`), ascending.
+    static func subsampleIndices(_ m: Int, of n: Int, seed: UInt64) -> [Int] {
+        if m == n { return Array(0..<n) }
+        let rng = RandomStream(seed: seed, domain: .subsample)
+        var idx = Array(0..<n)
+        for i in 0..<m {
+            let j = i + rng.uniformInt(n - i)
+            idx.swapAt(i, j)
+        }
+        return Array(idx[0..<m]).sorted()
+    }
+
     /// Runs the pipeline on `data`; `seed` drives the subsampling (`RandomStream(seed:domain: .subsample)`).
     public func apply(to data: Dataset, seed: UInt64) throws -> Dataset {
         var out = data
         let keep = try selectedIndices(labels: data.labels, count: data.n, source: data.name)
         if keep.count != data.n { out = try data.rows(keep) }
         if let m = subsample { out = try out.subsampled(m, seed: seed) }
-        if scale != 1 { out = try out.scaled(by: scale) }
-        return try out.centred(centering)
+        if scale != 1 { try out.scale(by: scale) }
+        try out.centre(centering)
+        return out
     }
 }
 
 extension Dataset {
     /// Multiplies every coordinate by `factor` (finite).
     public func scaled(by factor: Double) throws -> Dataset {
-        guard factor.isFinite else { throw DataError("\(name): scale factor must be finite (got \(factor))") }
         var out = self
-        for i in out.points.storage.indices { out.points.storage[i] *= factor }
+        try out.scale(by: factor)
         return out
+    }
+
+    /// Multiplies every coordinate by `factor` (finite), in place.
+    public mutating func scale(by factor: Double) throws {
+        guard factor.isFinite else { throw DataError("\(name): scale factor must be finite (got \(factor))") }
+        for i in points.storage.indices { points.storage[i] *= factor }
     }
 
     /// Centred copy. `.scalarMean` subtracts the global mean (twice, so the residual mean is at
     /// rounding level ~1e-17 even for large offsets); `.perFeature` subtracts each column's mean.
     public func centred(_ centering: Centering) throws -> Dataset {
         var out = self
+        try out.centre(centering)
+        return out
+    }
+
+    /// Centres in place (see `centred`). `sum`, if given, must be the sequential sum of the
+    /// coordinates in storage order (as `IDXLoader.readMatrix` returns it): it saves the first
+    /// pass of `.scalarMean`. The result is bit-identical either way: each pass subtracts the
+    /// mean computed as one sequential sum over the storage divided by n·d.
+    public mutating func centre(_ centering: Centering, sum: Double? = nil) throws {
         switch centering {
         case .none: break
         case .scalarMean:
-            for _ in 0..<2 {
-                let m = out.scalarMean
-                for i in out.points.storage.indices { out.points.storage[i] -= m }
-            }
+            let count = Double(points.storage.count)
+            // Pass 1 (the sum) may come with the data; pass 2 only reads; pass 3 applies both
+            // shifts, rounding after each as two separate passes would.
+            let m1 = (sum ?? ArrayKernels.sum(points.storage)) / count
+            let m2 = ArrayKernels.sumOfDifferences(points.storage, minus: m1) / count
+            ArrayKernels.subtract(m1, then: m2, from: &points.storage)
         case .perFeature:
             for _ in 0..<2 {
-                let m = out.featureMeans
+                let m = featureMeans
                 for r in 0..<n {
                     let base = r * d
-                    for j in 0..<d { out.points.storage[base + j] -= m[j] }
+                    for j in 0..<d { points.storage[base + j] -= m[j] }
                 }
             }
         }
-        return out
     }
 
     /// m rows drawn uniformly without replacement (partial Fisher–Yates with
@@ -104,13 +142,7 @@ extension Dataset {
     public func subsampled(_ m: Int, seed: UInt64) throws -> Dataset {
         guard m >= 1, m <= n else { throw DataError("\(name): cannot subsample \(m) rows from \(n)") }
         if m == n { return self }
-        let rng = RandomStream(seed: seed, domain: .subsample)
-        var idx = Array(0..<n)
-        for i in 0..<m {
-            let j = i + rng.uniformInt(n - i)
-            idx.swapAt(i, j)
-        }
-        return try rows(Array(idx[0..<m]).sorted())
+        return try rows(Preprocessing.subsampleIndices(m, of: n, seed: seed))
     }
 
     /// Rows whose label is in `classes`, in file order.

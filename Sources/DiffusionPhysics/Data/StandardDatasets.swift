@@ -64,23 +64,78 @@ public enum FashionMNIST {
         return FileManager.default.fileExists(atPath: p.images) && FileManager.default.fileExists(atPath: p.labels)
     }
 
-    /// Rows selected by `preprocessing` (classes, first k per class, file order), x/255 by
-    /// default, centred. Only the selected rows are converted to Double.
+    /// Rows selected by `preprocessing` (classes, first k per class, subsample; file order),
+    /// times its scale (x/255 for the spec), centred — the same matrix as `preprocessing.apply`
+    /// on the whole file, built lean: the labels choose the rows first, then the images are
+    /// gunzipped in chunks and only the chosen rows are decoded, straight into the final buffer,
+    /// and centred in place. Peak memory is the n × 784 doubles plus about 1 MB.
     public static func load(split: Split = .train, preprocessing: Preprocessing, seed: UInt64 = 0,
                             name: String? = nil) throws -> Dataset {
         let p = paths(split)
         let labels = try IDXLoader.readLabels(path: p.labels)
-        let images = try IDXLoader.readArray(path: p.images)
-        guard images.count == labels.count else {
-            throw DataError("\(p.labels): \(labels.count) labels but \(p.images) has \(images.count) images")
+        var keep: [Int] = []
+        let (points, sum, _) = try IDXLoader.readMatrix(path: p.images, scale: preprocessing.scale) { shape in
+            guard shape[0] == labels.count else {
+                throw DataError("\(p.labels): \(labels.count) labels but \(p.images) has \(shape[0]) images")
+            }
+            keep = try preprocessing.selectedRows(labels: labels, count: labels.count, source: p.images, seed: seed)
+            return keep
         }
-        let keep = try preprocessing.selectedIndices(labels: labels, count: labels.count, source: p.images)
-        let raw = try Dataset(points: images.matrix(rows: keep), labels: keep.map { labels[$0] },
-                              name: name ?? "fashion-mnist \(split.rawValue)")
-        var rest = preprocessing
-        rest.classes = nil
-        rest.perClass = nil
-        return try rest.apply(to: raw, seed: seed)
+        // Every value is Double(b)·scale for a byte b, so the matrix is finite iff 255·scale is:
+        // checked here instead of by `Dataset.init`'s pass over all n·d values (validated on a
+        // one-row stand-in, then the full matrix and labels take its place).
+        let last = 255 * preprocessing.scale
+        guard last.isFinite else { throw DataError("\(p.images): scale \(preprocessing.scale) makes pixel values non-finite") }
+        var data = try Dataset(points: Matrix(rows: 1, columns: points.columns), labels: [labels[keep.first ?? 0]],
+                               name: name ?? "fashion-mnist \(split.rawValue)")
+        guard points.rows >= 1 else { throw DataError("\(data.name): dataset has no points (n = 0)") }
+        data.points = consume points
+        data.labels = keep.map { labels[$0] }
+        try data.centre(preprocessing.centering, sum: sum)
+        return data
+    }
+}
+
+extension FashionMNIST {
+    /// Rows `part(m)` of the m rows `load(split:preprocessing:seed:)` would give, bit-identical to
+    /// those rows of it, materialising only them (a rank's slice of a sharded training set).
+    /// Scalar centring needs the mean of all m rows: two extra streaming passes over the file
+    /// compute the same two sequential sums the full load takes, without storing anything.
+    /// Per-feature centring loads everything and keeps the slice.
+    public static func loadSlice(split: Split = .train, preprocessing: Preprocessing, seed: UInt64 = 0, name: String? = nil,
+                                 part: (Int) -> Range<Int>) throws -> (data: Dataset, total: Int, rows: Range<Int>) {
+        let p = paths(split)
+        let labels = try IDXLoader.readLabels(path: p.labels)
+        let keep = try preprocessing.selectedRows(labels: labels, count: labels.count, source: p.images, seed: seed)
+        let range = part(keep.count)
+        guard range.lowerBound >= 0, range.upperBound <= keep.count, !range.isEmpty else {
+            throw DataError("\(p.images): slice \(range) of \(keep.count) rows is empty or out of range")
+        }
+        if preprocessing.centering == .perFeature {
+            let all = try load(split: split, preprocessing: preprocessing, seed: seed, name: name)
+            return (try all.rows(Array(range)), keep.count, range)
+        }
+        let sub = Array(keep[range])
+        let (points, _, shape) = try IDXLoader.readMatrix(path: p.images, scale: preprocessing.scale) { shape in
+            guard shape[0] == labels.count else {
+                throw DataError("\(p.labels): \(labels.count) labels but \(p.images) has \(shape[0]) images")
+            }
+            return sub
+        }
+        guard (255 * preprocessing.scale).isFinite else { throw DataError("\(p.images): scale \(preprocessing.scale) makes pixel values non-finite") }
+        var data = try Dataset(points: Matrix(rows: 1, columns: points.columns), labels: [labels[sub[0]]],
+                               name: name ?? "fashion-mnist \(split.rawValue)")
+        data.points = consume points
+        data.labels = sub.map { labels[$0] }
+        if preprocessing.centering == .scalarMean {
+            let count = Double(keep.count * shape.dropFirst().reduce(1, *))
+            var table = (0..<256).map { Double($0) * preprocessing.scale }
+            let m1 = try IDXLoader.sequentialSum(path: p.images, rows: keep, table: table) / count
+            table = table.map { $0 - m1 }
+            let m2 = try IDXLoader.sequentialSum(path: p.images, rows: keep, table: table) / count
+            ArrayKernels.subtract(m1, then: m2, from: &data.points.storage)
+        }
+        return (data, keep.count, range)
     }
 }
 
