@@ -15,7 +15,10 @@ struct SpeciationCommand: ParsableCommand {
         Measurement of φ(t) = P(two generations from one state at t end in the same class), with the exact score \
         (empirical for a dataset, population for gmm2 without n): clones (brute force), rb (Rao–Blackwellised \
         E Σ_c p_c² on forward samples), uturn (noise a training point to t, run back, P(class unchanged)). \
-        t_cross = where φ crosses --threshold (linear interpolation; SE from the bracketing SEs). \
+        t_cross = where φ crosses --threshold (rb: Brent on the fixed forward-sample set, delta-method SE; \
+        clones/uturn, or rb without a bracket: linear interpolation, SE from the bracketing SEs). \
+        On labelled data a Gaussian mixture is fitted to the classes (Docs/Theory.md §2.5): φ_LDA (pooled covariance, \
+        closed form, two classes) and φ_QDA (class covariances, Monte Carlo with --fit-samples) and their t_S. \
         Class of an endpoint: label of the training point it lands on, or the mixture component.
         Example: diffphys speciation --data fashion-mnist:classes=1,9,per-class=1000 --auto --estimator rb
         """)
