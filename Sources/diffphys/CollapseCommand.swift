@@ -28,6 +28,9 @@ struct CollapseCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Backward SDE trajectories for hat t_C and f_mem (0: skip).") var trajectories = 200
     @Option(parsing: .unconditional, help: "Clone pairs per time for φ_C (0: skip; costly).") var clones = 0
     @Option(parsing: .unconditional, help: "Fresh population points for the non-planted ensemble (gaussian/gmm2; 0: skip).") var fresh = 2000
+    @Option(name: .customLong("fit-samples"), parsing: .unconditional,
+            help: "Monte-Carlo samples of the Gaussian mixture fitted to labelled data (t_C from its entropy, Docs/Theory.md §2.5; 0: no fit).")
+    var fitSamples = 2000
 
     var samples: Int { sampleCount.samples }
     var horizon: Double { sde.resolvedHorizon }
@@ -38,6 +41,7 @@ struct CollapseCommand: ParsableCommand {
         guard timeGrid.points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard trajectories == 0 || trajectories >= 2 else { throw ValidationError("--trajectories must be 0 or ≥ 2") }
         guard clones >= 0, fresh >= 0 else { throw ValidationError("--clones and --fresh must be ≥ 0") }
+        guard fitSamples == 0 || fitSamples >= 2 else { throw ValidationError("--fit-samples must be 0 or ≥ 2, got \(fitSamples)") }
         let (n, d) = SizeCheck.shape(dataOptions), s = Double(sampleCount.samples), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
         try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", sampleCount.samples, s * (n + 2 * d)),
                                           SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (s + 64)),
@@ -51,6 +55,13 @@ struct CollapseCommand: ParsableCommand {
         var t, y2, y2Stderr, wOrigin, wOriginStderr, y2MinusWOrigin, y2MinusWOriginStderr: Double
         var argmaxIsOrigin, argmaxIsOriginStderr, fe, feStderr, feLower, feUpper, feRatio: Double
         var feRatioTheory, y2NonPlanted, y2NonPlantedStderr, y2Rem, phiC, phiCStderr: Double?
+        /// f_fit(t)/α of the fitted class mixture (QDA, Monte Carlo) and its SE (Docs/Theory.md §2.5).
+        var feRatioFitted, feRatioFittedStderr: Double?
+    }
+    struct ClassInfo: Encodable {
+        var label: Int
+        var name: String
+        var count: Int
     }
     struct TrajectoryOutput: Encodable {
         var count: Int; var mean, stderr, median: Double
@@ -68,6 +79,10 @@ struct CollapseCommand: ParsableCommand {
         var lambda: Double
         var curve: [CurveRow]
         var trajectory: TrajectoryOutput?
+        /// Labelled classes (label, name, points).
+        var classes: [ClassInfo]?
+        /// Entropy-criterion t_C of the Gaussian mixture fitted to the labelled classes (Docs/Theory.md §2.5).
+        var fitted: FittedCollapsePrediction?
         var seed: UInt64
         var samples: Int
         var conventions = "t = forward time; Delta_t = 1 - e^{-2t}; alpha = ln n / d; fe = -(1/d) E ln w_origin (planted); y2Rem = REM non-planted E[Y2] = 1 - lambda_c"
@@ -113,6 +128,13 @@ struct CollapseCommand: ParsableCommand {
             for e in est { phiC[e.t] = e.sameComponent }
             progress.advance()
         }
+        var fitted: FittedCollapsePrediction? = nil
+        if fitSamples > 0, data.classes.count >= 2 {
+            let mixture = try FittedGaussianMixture(fitting: data)
+            fitted = try FittedCollapsePrediction(mixture: mixture, n: data.n, times: grid, samples: fitSamples,
+                                                  seed: dataOptions.seed, threads: threadOptions.count)
+        }
+        let fittedCurve = Dictionary(uniqueKeysWithValues: (fitted?.curve ?? []).map { ($0.t, $0) })
         var tC: [String: Double] = ["spectrum": pred.tCSpectrum]
         var tCStderr: [String: Double] = [:]
         if let g = pred.tCGaussian { tC["gaussian"] = g }
@@ -125,6 +147,8 @@ struct CollapseCommand: ParsableCommand {
         put("entropy05", measured.entropy05)
         put("y2NonPlanted", measured.y2NonPlanted)
         if let traj { tC["trajectory"] = traj.mean.mean; tCStderr["trajectory"] = traj.mean.standardError }
+        if let q = fitted?.tC { tC["fittedQDA"] = q.t; tCStderr["fittedQDA"] = q.standardError }
+        if let l = fitted?.tCLDA { tC["fittedLDA"] = l.t; tCStderr["fittedLDA"] = l.standardError }
         let rows = curve.map { p in
             CurveRow(t: p.t, y2: p.y2.mean, y2Stderr: p.y2.standardError, wOrigin: p.wOrigin.mean,
                      wOriginStderr: p.wOrigin.standardError, y2MinusWOrigin: p.y2MinusWOrigin.mean,
@@ -133,14 +157,17 @@ struct CollapseCommand: ParsableCommand {
                      feLower: p.feInterval.lower, feUpper: p.feInterval.upper, feRatio: p.feRatio,
                      feRatioTheory: p.feRatioTheory, y2NonPlanted: p.y2NonPlanted?.mean,
                      y2NonPlantedStderr: p.y2NonPlanted?.standardError, y2Rem: p.y2Rem,
-                     phiC: phiC[p.t]?.mean, phiCStderr: phiC[p.t]?.standardError)
+                     phiC: phiC[p.t]?.mean, phiCStderr: phiC[p.t]?.standardError,
+                     feRatioFitted: fittedCurve[p.t]?.value, feRatioFittedStderr: fittedCurve[p.t]?.stderr)
         }
         let out = Output(data: spec.description, n: data.n, d: data.d, alpha: pred.alpha, tC: tC, tCStderr: tCStderr,
                          tS: pred.tS, lambda: pred.lambda, curve: rows,
                          trajectory: traj.map { TrajectoryOutput(count: $0.collapseTimes.count, mean: $0.mean.mean,
                                                                  stderr: $0.mean.standardError, median: $0.median,
                                                                  histogram: $0.histogram, memorization: $0.memorization) },
-                         seed: dataOptions.seed, samples: samples)
+                         classes: data.labels == nil ? nil : data.classCounts.keys.sorted().map {
+                             ClassInfo(label: $0, name: data.className($0), count: data.classCounts[$0]!) },
+                         fitted: fitted, seed: dataOptions.seed, samples: samples)
         if let plot = output.plot { try drawPlot(out, to: plot) }
         if output.json { print(try JSONOutput.encode(out)); return }
         printText(out)
@@ -153,10 +180,18 @@ struct CollapseCommand: ParsableCommand {
             return out.tCStderr[key].map { "\(f(v)) ± \(f($0))" } ?? f(v)
         }
         print("data: \(out.data)   n = \(out.n), d = \(out.d), α = ln n/d = \(String(format: "%.6f", out.alpha))   seed \(out.seed)")
+        if let classes = out.classes { print("classes: " + classes.map { "\($0.name) (label \($0.label), \($0.count) points)" }.joined(separator: ", ")) }
         print("Predicted t_C (Docs/Theory.md §3.2)")
         if let g = out.tC["gaussian"] { print("  Gaussian closed form (eq. 10)        \(f(g))") }
         if let g = out.tC["gmmFiniteD"] { print("  two-class finite-d root             \(f(g))") }
-        print("  Gaussian-spectrum bound             \(f(out.tC["spectrum"]!))")
+        print("  Gaussian-spectrum bound             \(f(out.tC["spectrum"]!))   (one Gaussian with the data covariance)")
+        if let fit = out.fitted {
+            print("  fitted class mixture, QDA (f_fit = 0) \(withSE("fittedQDA"))   (Docs/Theory.md §2.5; \(fit.samples) Monte-Carlo samples)")
+            print("  fitted class mixture, LDA (f_fit = 0) \(withSE("fittedLDA"))")
+            if let lo = fit.tCLower, let hi = fit.tCUpper {
+                print("  QDA bracket from 0 ≤ I(class; x_t) ≤ H(π): [\(f(lo)), \(f(hi))]")
+            }
+        }
         print("Measured t_C (operational definitions, Docs/Theory.md §3.4)")
         print("  E[Y2] = ½ (planted, = φ_C)          \(withSE("y2"))")
         print("  mean per-trajectory hat t_C         \(withSE("trajectory"))")
@@ -164,7 +199,8 @@ struct CollapseCommand: ParsableCommand {
         print("  f^e/α = 0.05                        \(withSE("entropy05"))")
         if out.tC["y2NonPlanted"] != nil { print("  non-planted E[Y2] = ½               \(withSE("y2NonPlanted"))") }
         print("")
-        print("      t     E[Y2]    ±SE   E[w_o]  Y2−w_o ±SE    P(argmax=o)   f^e/α   ±SE   [95% boot]      f/α theory  Y2 fresh  Y2 REM   φ_C")
+        print("      t     E[Y2]    ±SE   E[w_o]  Y2−w_o ±SE    P(argmax=o)   f^e/α   ±SE   [95% boot]      f/α theory  Y2 fresh  Y2 REM   φ_C"
+              + (out.fitted != nil ? "   f_fit/α (QDA) ±SE" : ""))
         for r in out.curve {
             let a = out.alpha
             var line = String(format: "  %7.4f %7.4f %6.4f %7.4f %+8.1e %7.1e %7.4f  %7.4f %6.4f [%6.4f,%6.4f]",
@@ -173,7 +209,8 @@ struct CollapseCommand: ParsableCommand {
             line += r.feRatioTheory.map { String(format: "  %8.4f", $0) } ?? "         -"
             line += r.y2NonPlanted.map { String(format: "  %7.4f", $0) } ?? "        -"
             line += r.y2Rem.map { String(format: "  %7.4f", $0) } ?? "        -"
-            line += r.phiC.map { String(format: "  %6.4f±%6.4f", $0, r.phiCStderr ?? 0) } ?? ""
+            line += r.phiC.map { String(format: "  %6.4f±%6.4f", $0, r.phiCStderr ?? 0) } ?? (out.fitted != nil ? "        -" : "")
+            line += r.feRatioFitted.map { String(format: "  %8.4f %6.4f", $0, r.feRatioFittedStderr ?? 0) } ?? ""
             print(line)
         }
         if let tr = out.trajectory {
@@ -196,11 +233,12 @@ struct CollapseCommand: ParsableCommand {
 
     private func drawPlot(_ out: Output, to png: String) throws {
         let dat = (png as NSString).deletingPathExtension + ".dat"
-        var table = CSVTable(header: ["t", "y2", "y2Stderr", "feRatio", "feRatioStderr", "feRatioTheory", "y2NonPlanted", "y2Rem", "phiC", "phiCStderr", "argmaxIsOrigin"])
+        var table = CSVTable(header: ["t", "y2", "y2Stderr", "feRatio", "feRatioStderr", "feRatioTheory", "y2NonPlanted", "y2Rem", "phiC", "phiCStderr", "argmaxIsOrigin", "feRatioFitted", "feRatioFittedStderr"])
         for r in out.curve {
             table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.feRatio), .number(r.feStderr / out.alpha),
                           .number(r.feRatioTheory ?? .nan), .number(r.y2NonPlanted ?? .nan), .number(r.y2Rem ?? .nan),
-                          .number(r.phiC ?? .nan), .number(r.phiCStderr ?? .nan), .number(r.argmaxIsOrigin)])
+                          .number(r.phiC ?? .nan), .number(r.phiCStderr ?? .nan), .number(r.argmaxIsOrigin),
+                          .number(r.feRatioFitted ?? .nan), .number(r.feRatioFittedStderr ?? .nan)])
         }
         try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
         var lines = [
@@ -209,7 +247,8 @@ struct CollapseCommand: ParsableCommand {
             "set yrange [-0.05:1.1]",
         ]
         let marks: [(String, String, String)] = [("gaussian", "t_C eq.10", "red"), ("spectrum", "t_C spectrum", "orange"),
-                                                  ("y2", "E[Y2]=1/2", "dark-green"), ("trajectory", "mean hat t_C", "purple")]
+                                                  ("y2", "E[Y2]=1/2", "dark-green"), ("trajectory", "mean hat t_C", "purple"),
+                                                  ("fittedQDA", "t_C fitted QDA", "dark-orange")]
         for (i, (key, label, colour)) in marks.enumerated() {
             if let v = out.tC[key] {
                 lines.append("set arrow from \(v), graph 0 to \(v), graph 1 nohead dt 2 lc rgb '\(colour)'")
@@ -224,6 +263,7 @@ struct CollapseCommand: ParsableCommand {
         if out.curve.contains(where: { $0.feRatioTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lw 2 dt 3 lc rgb 'blue' title 'max(0,f)/alpha theory'") }
         if out.curve.contains(where: { $0.y2NonPlanted != nil }) { plots.append("'\(dat)' using 1:7 every ::1 with linespoints lc rgb 'brown' title 'E[Y2] non-planted'") }
         if out.curve.contains(where: { $0.y2Rem != nil }) { plots.append("'\(dat)' using 1:8 every ::1 with lines lw 2 dt 3 lc rgb 'brown' title 'REM 1-lambda_c'") }
+        if out.curve.contains(where: { $0.feRatioFitted != nil }) { plots.append("'\(dat)' using 1:12:13 every ::1 with yerrorlines dt 4 lc rgb 'dark-orange' title 'f/alpha of the fitted QDA mixture'") }
         if out.curve.contains(where: { $0.phiC != nil }) { plots.append("'\(dat)' using 1:9:10 every ::1 with yerrorbars pt 7 lc rgb 'black' title 'phi_C clones'") }
         lines.append("plot " + plots.joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)

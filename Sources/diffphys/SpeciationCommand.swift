@@ -15,7 +15,10 @@ struct SpeciationCommand: ParsableCommand {
         Measurement of φ(t) = P(two generations from one state at t end in the same class), with the exact score \
         (empirical for a dataset, population for gmm2 without n): clones (brute force), rb (Rao–Blackwellised \
         E Σ_c p_c² on forward samples), uturn (noise a training point to t, run back, P(class unchanged)). \
-        t_cross = where φ crosses --threshold (linear interpolation; SE from the bracketing SEs). \
+        t_cross = where φ crosses --threshold (rb: Brent on the fixed forward-sample set, delta-method SE; \
+        clones/uturn, or rb without a bracket: linear interpolation, SE from the bracketing SEs). \
+        On labelled data a Gaussian mixture is fitted to the classes (Docs/Theory.md §2.5): φ_LDA (pooled covariance, \
+        closed form, two classes) and φ_QDA (class covariances, Monte Carlo with --fit-samples) and their t_S. \
         Class of an endpoint: label of the training point it lands on, or the mixture component.
         Example: diffphys speciation --data fashion-mnist:classes=1,9,per-class=1000 --auto --estimator rb
         """)
@@ -28,6 +31,9 @@ struct SpeciationCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Clone pairs (clones) or samples (rb, uturn) per time.") var pairs = 2000
     @Option(help: "clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
     @Option(parsing: .unconditional, help: "φ level that defines the measured speciation time.") var threshold = 0.775
+    @Option(name: .customLong("fit-samples"), parsing: .unconditional,
+            help: "Monte-Carlo samples of the Gaussian mixture fitted to labelled data (φ_QDA, Docs/Theory.md §2.5; 0: no fit).")
+    var fitSamples = 2000
 
     enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
         case clones, rb, uturn, all
@@ -44,10 +50,17 @@ struct SpeciationCommand: ParsableCommand {
     func validate() throws {
         guard threshold.isFinite, threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         guard pairs >= 2 else { throw ValidationError("--pairs must be ≥ 2, got \(pairs)") }
+        guard fitSamples == 0 || fitSamples >= 2 else { throw ValidationError("--fit-samples must be 0 or ≥ 2, got \(fitSamples)") }
         let (n, d) = SizeCheck.shape(dataOptions), p = Double(pairs), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
         try SizeCheck.check(dataOptions, [SizeCheck.item("--pairs", pairs, 2 * p * (4 * d + n)),
                                           SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (p + 64)),
                                           SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
+    }
+
+    struct ClassInfo: Encodable {
+        var label: Int
+        var name: String
+        var fraction: Double
     }
 
     struct Output: Encodable {
@@ -62,6 +75,7 @@ struct SpeciationCommand: ParsableCommand {
         var tS: SpeciationTimes
         var phiInfinity: Double
         var classFractions: [Double]
+        var classes: [ClassInfo]
         var threshold: Double
         var tCrossTheory: Double?
         var estimator: String
@@ -72,6 +86,10 @@ struct SpeciationCommand: ParsableCommand {
         var estimators: [String: [PhiPoint]]
         var crossings: [String: LevelCrossing]
         var uturnSameComponent: [PhiPoint]?
+        /// How `crossings["rb"]` was obtained: "brent" (root on the fixed sample set) or "interpolated" (fallback).
+        var rbCrossingMethod: String?
+        /// Gaussian mixture fitted to the labelled data (Docs/Theory.md §2.5): φ_LDA, φ_QDA and their t_S.
+        var fitted: FittedSpeciationPrediction?
         var seed: UInt64
         var pairs: Int
         var T: Double
@@ -85,15 +103,19 @@ struct SpeciationCommand: ParsableCommand {
         let spec = try dataOptions.spec()
         let subject: SpeciationMeasurement.Subject
         var n: Int? = nil, d: Int
+        var classes: [ClassInfo] = []
         if spec.isPopulationOnly {
             guard let law = spec.population, law.k >= 2 else {
                 throw ModelError("\(spec): a one-component population has no classes to speciate into (use gmm2)")
             }
             subject = .population(law)
             d = law.d
+            classes = law.weights.enumerated().map { ClassInfo(label: $0, name: "component \($0)", fraction: $1) }
         } else {
             let data = try spec.load(seed: dataOptions.seed)
             subject = .dataset(data, law: spec.population)
+            let counts = data.classCounts
+            classes = counts.keys.sorted().map { ClassInfo(label: $0, name: data.className($0), fraction: Double(counts[$0]!) / Double(data.n)) }
             n = data.n
             d = data.d
         }
@@ -106,19 +128,29 @@ struct SpeciationCommand: ParsableCommand {
         let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: !output.json)
         let result = try measurement.run(times: grid, count: pairs, estimators: estimators, threshold: threshold,
                                          seed: dataOptions.seed, progress: progress)
+        var mixture: FittedGaussianMixture? = nil
+        if fitSamples > 0, case .dataset(let data, _) = subject { mixture = try FittedGaussianMixture(fitting: data) }
+        let fitted = try mixture.map {
+            try FittedSpeciationPrediction(mixture: $0, times: grid, threshold: threshold, samples: fitSamples,
+                                           seed: dataOptions.seed, threads: threadOptions.count)
+        }
         let T = measurement.resolvedHorizon(grid, lambda: prediction.lambda)
         let tS = prediction.tS.paper
         let out = Output(
             data: spec.description, n: n, d: d, score: n == nil ? "population (Gaussian mixture)" : "exact empirical",
             lambda: prediction.lambda, eigenvalues: prediction.eigenvalues, usedGram: prediction.usedGram,
             lambdaPopulation: prediction.lambdaPopulation, tS: prediction.tS, phiInfinity: prediction.phiInfinity,
-            classFractions: prediction.classFractions, threshold: threshold, tCrossTheory: prediction.tCrossTheory,
+            classFractions: prediction.classFractions, classes: classes, threshold: threshold, tCrossTheory: prediction.tCrossTheory,
             estimator: result.primary.rawValue, phi: result.phi, tCross: result.tCross, tCrossStderr: result.tCrossStderr,
             tCrossOverTS: result.tCross.map { $0 / tS }, estimators: Dictionary(uniqueKeysWithValues: result.estimators.map { ($0.key.rawValue, $0.value) }),
             crossings: Dictionary(uniqueKeysWithValues: result.crossings.map { ($0.key.rawValue, $0.value) }),
-            uturnSameComponent: result.uturnSameComponent, seed: dataOptions.seed, pairs: pairs, T: T, tMin: tMin,
+            uturnSameComponent: result.uturnSameComponent,
+            rbCrossingMethod: result.estimators[.rb] == nil ? nil : (result.rbSolvedCrossing != nil ? "brent" : "interpolated"),
+            fitted: fitted, seed: dataOptions.seed, pairs: pairs, T: T, tMin: tMin,
             steps: steps, scheme: scheme.rawValue)
-        if let plot = output.plot { try drawPlot(out, theory: measurement.analyticPhi, to: plot) }
+        var lda: (@Sendable (Double) -> Double)? = nil
+        if let mixture, mixture.k == 2 { lda = try FittedMixtureTheory.phiLDA(mixture) }
+        if let plot = output.plot { try drawPlot(out, theory: measurement.analyticPhi, lda: lda, to: plot) }
         if output.json { print(try JSONOutput.encode(out)); return }
         let f = { (v: Double) in String(format: "%.4f", v) }
         print("data: \(spec)   \(n.map { "n = \($0), " } ?? "")d = \(d)   score: \(out.score)   seed \(dataOptions.seed)")
@@ -129,8 +161,21 @@ struct SpeciationCommand: ParsableCommand {
         print("  Λ = \(f(prediction.lambda))\(prediction.usedGram ? " [Gram matrix, n < d]" : "")   next eigenvalues: \(prediction.eigenvalues.dropFirst().map(f).joined(separator: ", "))")
         if let lp = prediction.lambdaPopulation { print("  population Λ = d m̃² + σ² = \(f(lp))") }
         print("  t_S: ½lnΛ = \(f(prediction.tS.paper))   ½ln(1+Λ) = \(f(prediction.tS.curvature))   ½ln(2Λ) = \(f(prediction.tS.drift))")
+        print("  classes: " + classes.map { "\($0.name) (label \($0.label), π = \(f($0.fraction)))" }.joined(separator: ", "))
         print("  φ(∞) = Σ_c π_c² = \(f(prediction.phiInfinity))")
         if let tc = prediction.tCrossTheory { print("  exact two-class curve crosses φ = \(threshold) at t = \(f(tc))  (t/t_S = \(f(tc / tS)))") }
+        if let fit = fitted {
+            let lw = fit.shrinkageQDA.map(f).joined(separator: ", ")
+            print("Gaussian mixture fitted to the labelled classes (Docs/Theory.md §2.5; shrinkage \(fit.shrinkagePolicy): Ledoit–Wolf ρ per class [\(lw)], pooled \(f(fit.shrinkageLDA)))")
+            if fit.lda != nil {
+                print("  LDA (pooled covariance, closed form)   t_S(φ = \(threshold)) = \(fit.tSLDA.map(f) ?? "no crossing")" + (fit.tSLDA.map { "   t/t_S = \(f($0 / tS))" } ?? ""))
+            }
+            if let q = fit.tSQDA {
+                print("  QDA (class covariances, Monte Carlo)   t_S(φ = \(threshold)) = \(f(q.t)) ± \(f(q.standardError))   t/t_S = \(f(q.t / tS))   (\(fit.samples) samples)")
+            } else {
+                print("  QDA (class covariances, Monte Carlo)   φ_QDA does not cross \(threshold) near the grid")
+            }
+        }
         print("Measurement (\(pairs) \(estimators == [.clones] ? "pairs" : "pairs/samples") per time)")
         for e in result.estimators.keys.sorted() {
             if let c = result.crossings[e] {
@@ -141,11 +186,16 @@ struct SpeciationCommand: ParsableCommand {
         }
         print("")
         let keys = result.estimators.keys.sorted()
-        print("      t     t/t_S " + keys.map { "  φ_\($0.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))   ±SE  " }.joined() + (measurement.analyticPhi != nil ? "  φ_theory" : ""))
+        print("      t     t/t_S " + keys.map { "  φ_\($0.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))   ±SE  " }.joined()
+              + (measurement.analyticPhi != nil ? "  φ_theory" : "") + (fitted != nil ? "   φ_LDA   φ_QDA   ±SE" : ""))
         for (i, p) in result.phi.enumerated() {
             var line = String(format: "  %7.4f  %6.3f ", p.t, p.t / tS)
             for k in keys { let q = result.estimators[k]![i]; line += String(format: "  %7.4f %7.4f ", q.measured, q.stderr) }
             if let th = p.theory { line += String(format: "  %8.5f", th) }
+            if let fit = fitted {
+                line += fit.lda.map { String(format: "  %7.4f", $0[i].value) } ?? "        -"
+                line += String(format: "  %7.4f %6.4f", fit.qda[i].value, fit.qda[i].stderr)
+            }
             print(line)
         }
         if n != nil, measurement.analyticPhi != nil {
@@ -154,7 +204,7 @@ struct SpeciationCommand: ParsableCommand {
         if let plot = output.plot { print("figure: \(plot)") }
     }
 
-    private func drawPlot(_ out: Output, theory: ((Double) -> Double)?, to png: String) throws {
+    private func drawPlot(_ out: Output, theory: ((Double) -> Double)?, lda: ((Double) -> Double)?, to png: String) throws {
         let base = (png as NSString).deletingPathExtension
         let dat = base + ".dat"
         let keys = SpeciationEstimator.allCases.map(\.rawValue)
@@ -179,14 +229,29 @@ struct SpeciationCommand: ParsableCommand {
             try writeText("# t phi_exact_two_class\n" + ts.map { "\($0) \(theory($0))" }.joined(separator: "\n") + "\n", to: tdat)
             plots.insert("'\(tdat)' using 1:2 with lines lw 2 lc rgb 'black' title 'exact two-class phi(t)'", at: 0)
         }
+        if let fit = out.fitted {
+            let fdat = base + "-fitted.dat"
+            var rows = "# t phi_QDA stderr\n"
+            for p in fit.qda { rows += "\(p.t) \(p.value) \(p.stderr)\n" }
+            try writeText(rows, to: fdat)
+            plots.append("'\(fdat)' using 1:2:3 with yerrorlines dt 4 pt 6 lc rgb 'dark-orange' title 'fitted QDA (Monte Carlo, ±1 SE)'")
+            if let lda {
+                let ldat = base + "-lda.dat"
+                let ts = (0...200).map { tLo + (tHi - tLo) * Double($0) / 200 }
+                try writeText("# t phi_LDA\n" + ts.map { "\($0) \(lda($0))" }.joined(separator: "\n") + "\n", to: ldat)
+                plots.append("'\(ldat)' using 1:2 with lines lw 2 dt 2 lc rgb 'dark-cyan' title 'fitted LDA (closed form)'")
+            }
+        }
         plots.append("\(out.threshold) with lines dt 3 lc rgb 'gray40' title 'phi = \(out.threshold)'")
         let lines = [
             "set title \(Gnuplot.quote("\(out.data): speciation")) noenhanced",
-            "set xlabel 't (forward time)'", "set ylabel 'phi(t) = P(same class)'", "set key bottom right",
+            "set xlabel 't (forward time)'", "set ylabel 'phi(t) = P(same class)'", "set key top right",
             "set xrange [\(tLo):\(tHi)]",
             "set yrange [\(min(0.45, out.phiInfinity - 0.05)):1.02]",
             "set arrow from \(out.tS.paper), graph 0 to \(out.tS.paper), graph 1 nohead dt 2 lc rgb 'purple'",
-            "set label 't_S = ½ln{/Symbol L}' at \(out.tS.paper), graph 0.95 offset 0.5,0 tc rgb 'purple'",
+            "set label 't_S = ½ln{/Symbol L}' at \(out.tS.paper), graph 0.45 offset 0.5,0 tc rgb 'purple'",
+            "set arrow from \(out.tS.curvature), graph 0 to \(out.tS.curvature), graph 1 nohead dt 2 lc rgb 'brown'",
+            "set label '½ln(1+{/Symbol L})' at \(out.tS.curvature), graph 0.38 offset 0.5,0 tc rgb 'brown'",
             "plot " + plots.joined(separator: ", "),
         ]
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)

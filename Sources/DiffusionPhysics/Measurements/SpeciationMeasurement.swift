@@ -54,7 +54,8 @@ public struct SpeciationResult: Sendable, Codable {
     /// The estimator whose curve is `phi` and whose crossing is `tCross` (rb if run, else uturn, else clones).
     public var primary: SpeciationEstimator
     public var phi: [PhiPoint]
-    /// Measured crossing of `threshold` by `phi` (linear interpolation; SE from the bracketing SEs).
+    /// Measured crossing of `threshold` by `phi` (rb: Brent on the fixed sample set, `rbSolvedCrossing`;
+    /// otherwise, or without a bracket, linear interpolation with the SE from the bracketing SEs).
     public var tCross: Double?
     public var tCrossStderr: Double?
     /// Every estimator's curve.
@@ -63,6 +64,10 @@ public struct SpeciationResult: Sendable, Codable {
     public var crossings: [SpeciationEstimator: LevelCrossing]
     /// U-turn returns to the origin's component (φ_C, Docs/Theory.md §3.3), when the U-turn ran.
     public var uturnSameComponent: [PhiPoint]?
+    /// The Rao–Blackwellised crossing solved by Brent on the fixed forward-sample set
+    /// (`ForwardEnsemble.solveCrossing`, Docs/Engine.md); nil when the grid has no bracket, and then
+    /// `crossings[.rb]` is the grid interpolation (the fallback).
+    public var rbSolvedCrossing: SolvedCrossing?
 }
 
 /// Speciation of a dataset (empirical score) or a Gaussian-mixture population (population score):
@@ -239,10 +244,43 @@ public struct SpeciationMeasurement: Sendable {
             crossings[e] = LevelCrossing.find(times: curve.map(\.t), values: curve.map(\.measured),
                                               errors: curve.map(\.stderr), level: threshold)
         }
+        // The rb curve comes from one fixed sample set (common random numbers): its crossing is a
+        // root, solved by Brent on the same samples; the interpolation stays only as the fallback.
+        var solved: SolvedCrossing? = nil
+        if curves[.rb] != nil, sorted.count >= 2 {
+            solved = try rbEnsemble(count: count, seed: seed)
+                .solveCrossing(level: threshold, bracket: sorted, samples: count, seed: seed) { $0.classAgreement }
+            if let solved { crossings[.rb] = LevelCrossing(t: solved.t, standardError: solved.standardError) }
+        }
         let primary: SpeciationEstimator = [.rb, .uturn, .clones].first { curves[$0] != nil }!
         return SpeciationResult(prediction: prediction, threshold: threshold, primary: primary, phi: curves[primary]!,
                                 tCross: crossings[primary]?.t, tCrossStderr: crossings[primary]?.standardError,
-                                estimators: curves, crossings: crossings, uturnSameComponent: sameComponent)
+                                estimators: curves, crossings: crossings, uturnSameComponent: sameComponent,
+                                rbSolvedCrossing: solved)
+    }
+
+    /// The forward ensemble behind the rb curve: planted training points (dataset, as
+    /// `ForwardSampling(...).ensemble(origins: .planted)`) or population draws (as `ForwardClassAgreement`).
+    func rbEnsemble(count: Int, seed: UInt64) throws -> ForwardEnsemble {
+        switch subject {
+        case .dataset(let data, _):
+            return try ForwardSampling(score: try EmpiricalScore(data), threads: threads).ensemble(origins: .planted)
+        case .population(let law):
+            let model = try GaussianMixtureScore(law)
+            let origins = try UTurnOrigins.population(law, count: count, seed: seed)
+            return try ForwardEnsemble(model: .diffusion(model), origins: .listed(origins, componentClasses: model.componentClasses),
+                                       statistics: .classes, threads: threads)
+        }
+    }
+
+    /// Speciation predictions of a Gaussian mixture fitted class by class to the dataset (Docs/Theory.md
+    /// §2.5): φ_LDA in closed form (two classes), φ_QDA by Monte Carlo at `times` with its Brent crossing.
+    /// Nil for a population subject (its exact curve is `analyticPhi`).
+    public func fittedPrediction(times: [Double], threshold: Double = 0.775, samples: Int, seed: UInt64,
+                                 shrinkage: ShrinkagePolicy = .automatic) throws -> FittedSpeciationPrediction? {
+        guard case .dataset(let data, _) = subject else { return nil }
+        return try FittedSpeciationPrediction(data: data, times: times, threshold: threshold, samples: samples, seed: seed,
+                                              shrinkage: shrinkage, threads: threads)
     }
 }
 
