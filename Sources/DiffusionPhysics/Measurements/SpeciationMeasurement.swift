@@ -266,7 +266,7 @@ public struct SpeciationMeasurement: Sendable {
         case .dataset(let data, _):
             return try ForwardSampling(score: try EmpiricalScore(data), threads: threads).ensemble(origins: .planted)
         case .population(let law):
-            let model = try GaussianMixtureScore(law)
+            let model = GaussianMixtureScore(law)
             let origins = try UTurnOrigins.population(law, count: count, seed: seed)
             return try ForwardEnsemble(model: .diffusion(model), origins: .listed(origins, componentClasses: model.componentClasses),
                                        statistics: .classes, threads: threads)
