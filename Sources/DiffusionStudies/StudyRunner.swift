@@ -158,6 +158,17 @@ public enum StudyRunner {
     }
 
     /// The index report of `reproduce all`: every check of every study.
+    /// The lines `reproduce` prints for one finished study: one per check (prediction,
+    /// measurement ± SE, tolerance, verdict), then where its report and figure are.
+    public static func summaryLines(_ study: StudyDeclaration, _ outcome: StudyOutcome, seconds: Double, out: String) -> [String] {
+        func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
+        let checks = outcome.checks.map { c in
+            "\(study.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")"
+        }
+        let report = "\(study.name): report \(out)/\(study.name)/report.md\(outcome.figure.map { ", figure \(out)/\(study.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)"
+        return checks + [report]
+    }
+
     public static func writeIndex(_ results: [(StudyDeclaration, StudyOutcome, Double)], out: String, quick: Bool) throws {
         var lines = ["# DiffusionPhysics — lecture results reproduced", "",
                      "Mode: \(quick ? "quick (reduced sizes)" : "full size"). Each study has its own folder with data, figure and report.", "",

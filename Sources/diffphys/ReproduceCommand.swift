@@ -44,10 +44,7 @@ struct ReproduceCommand: ParsableCommand {
             note("study \(s.name): \(s.title)\(quick ? " [quick]" : "")")
             let (outcome, seconds) = try StudyRunner.run(s, quick: quick, out: out, seed: seed, threads: threadOptions.count, showProgress: true, fresh: fresh)
             results.append((s, outcome, seconds))
-            for c in outcome.checks {
-                print("\(s.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")")
-            }
-            print("\(s.name): report \(out)/\(s.name)/report.md\(outcome.figure.map { ", figure \(out)/\(s.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)")
+            StudyRunner.summaryLines(s, outcome, seconds: seconds, out: out).forEach { print($0) }
         }
         if study == "all" {
             try StudyRunner.writeIndex(results, out: out, quick: quick)
@@ -55,5 +52,4 @@ struct ReproduceCommand: ParsableCommand {
         }
     }
 
-    private func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
 }

@@ -126,12 +126,8 @@ struct ReproduceMPI: MPICommand {
         let results = try DistributedReproduce(studies: chosen, quick: quick, out: out, seed: seed, threads: threads,
                                                fresh: fresh, mpi: mpi).run(failOnRank: failOnRank)
         guard let results else { return }
-        func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
         for (s, outcome, seconds) in results {
-            for c in outcome.checks {
-                print("\(s.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")")
-            }
-            print("\(s.name): report \(out)/\(s.name)/report.md\(outcome.figure.map { ", figure \(out)/\(s.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)")
+            StudyRunner.summaryLines(s, outcome, seconds: seconds, out: out).forEach { print($0) }
         }
         if study == "all" {
             try StudyRunner.writeIndex(results, out: out, quick: quick)
