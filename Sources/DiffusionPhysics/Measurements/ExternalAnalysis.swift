@@ -409,9 +409,9 @@ public struct ExactScoreReference: Sendable, Codable, Equatable {
             let centre = pred.tCGaussian ?? pred.tCSpectrum
             let lo = max(1e-3, centre / 20), hi = max(3 * centre, 3)
             let grid = (0..<16).map { lo * pow(hi / lo, Double($0) / 15) }
-            let curve = try CollapseMeasurement(score: try EmpiricalScore(data), threads: threads)
-                .curve(times: grid, samples: samples, seed: seed)
-            tCY2 = MeasuredCollapseTimes(curve: curve, alpha: pred.alpha).y2
+            // Solved on the samples, the grid only brackets it: the value `diffphys collapse` reports.
+            tCY2 = try ForwardSampling(score: try EmpiricalScore(data), threads: threads)
+                .solveCrossing(level: 0.5, grid: grid, samples: samples, seed: seed) { $0.y2 }
         }
         return ExactScoreReference(n: data.n, d: data.d, lambda: pred.lambda, tS: SpeciationTheory.tS(lambda: pred.lambda),
                                    tCSpectrum: pred.tCSpectrum, tCGaussian: pred.tCGaussian, tCross: tCross, tCY2: tCY2,
