@@ -25,6 +25,7 @@ struct DiffPhys: ParsableCommand {
             TheoryCommand.self,
             ReproduceCommand.self,
             PFGMCommand.self,
+            GenPhysCommand.self,
             BenchCommand.self,
         ])
 

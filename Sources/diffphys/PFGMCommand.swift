@@ -161,6 +161,7 @@ struct PFGMField: ParsableCommand {
         print("  weights     \(f(e.weights))")
         print("  denoiser m  \(f(e.denoiser))")
         print("  dx/dσ       \(f(e.velocity))")
+        print("  V = Σ w|y − m|²  \(String(format: "%.10g", e.posteriorVariance))   (posterior variance: irreducible denoising loss)")
         print("  ∇ ln p      \(f(e.score))   (true score; ≠ −(x − m)/σ² at finite D)")
         print("  ln p_σ(x)   \(String(format: "%.12f", e.logDensity))")
         if let fld = e.field { print("  E_x \(f(fld.ex))  E_r \(String(format: "%.12g", fld.er))  (c = 1/n; ln scale \(fld.logScale))") }

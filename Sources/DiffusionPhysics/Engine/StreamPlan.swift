@@ -17,11 +17,14 @@ public enum StreamPurpose: String, Sendable, CaseIterable {
     /// U-turn origins and forward noise of sample i (index i; also the population forward samples
     /// of the speciation measurement), in their own domain.
     case uTurnOrigin
+    /// Controlled perturbations of a Heun run (noise injection, denoiser error; `HeunPerturbation`):
+    /// trajectory i uses item i, disjoint from its prior draw (Docs/PoissonFlow.md §11).
+    case fieldPerturbation
 
     /// The stream domain the purpose draws in.
     public var domain: StreamDomain {
         switch self {
-        case .trajectory, .cloneTrunk, .cloneA, .cloneB, .uTurnBackward: return .trajectory
+        case .trajectory, .cloneTrunk, .cloneA, .cloneB, .uTurnBackward, .fieldPerturbation: return .trajectory
         case .uTurnOrigin: return .uTurn
         }
     }
@@ -35,6 +38,7 @@ public enum StreamPurpose: String, Sendable, CaseIterable {
         case .cloneB: return 3
         case .uTurnBackward: return 4
         case .uTurnOrigin: return 0
+        case .fieldPerturbation: return 5
         }
     }
 }

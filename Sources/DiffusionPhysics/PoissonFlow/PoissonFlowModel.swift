@@ -115,7 +115,14 @@ public struct PoissonFlowModel: Sendable {
             let scale = exp(logScale)
             field = PoissonFlowRawField(logScale: logScale, ex: zip(point, m).map { scale * ($0 - $1) }, er: scale * r)
         }
+        var variance = 0.0
+        for mu in 0..<count where ws.weights[0, mu] > 0 {
+            var s2 = 0.0
+            for j in 0..<dimension { let e = points[mu, j] - m[j]; s2 += e * e }
+            variance += ws.weights[0, mu] * s2
+        }
         return PoissonFlowPoint(sigma: sigma, r: isDiffusion ? nil : r(sigma: sigma), weights: ws.weights.row(0), denoiser: m, velocity: v,
+                                posteriorVariance: variance,
                                 score: try score(at: point, sigma: sigma), logDensity: ws.logDensity[0],
                                 maxWeight: ws.maxWeight[0], classProbabilities: classCount > 0 ? ws.classProbabilities.row(0) : [],
                                 field: field)
@@ -212,6 +219,8 @@ public struct PoissonFlowPoint: Sendable, Codable {
     public var denoiser: [Double]
     /// dx/dσ = (x − m)/σ.
     public var velocity: [Double]
+    /// V = Σ_i w_i |y_i − m|²: the irreducible denoising loss at (x, σ) (Docs/PoissonFlow.md §11.1).
+    public var posteriorVariance: Double
     /// True ∇_x ln p_σ(x).
     public var score: [Double]
     /// Normalised ln p_σ(x).

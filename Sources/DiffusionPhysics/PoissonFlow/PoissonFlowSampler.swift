@@ -82,8 +82,13 @@ public struct PoissonFlowSampler: Sendable {
     }
 
     public func run(sigmaMax: Double, sigmaMin: Double, start: PoissonFlowStart, seed: UInt64,
-                    denoise: Bool = true, recordSigmas: [Double] = [],
+                    denoise: Bool = true, recordSigmas: [Double] = [], perturbation: HeunPerturbation? = nil,
                     progress: ProgressReporter? = nil) throws -> PoissonFlowRun {
+        try perturbation?.validate()
+        let perturbation = perturbation?.isActive == true ? perturbation : nil
+        if perturbation != nil, case .adaptive = integrator {
+            throw ModelError("noise injection and denoiser errors need the Heun (EDM) integrator", parameter: "integrator")
+        }
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMax > sigmaMin else {
             throw ModelError("need σ_max > σ_min > 0, got σ_max = \(sigmaMax), σ_min = \(sigmaMin)", parameter: "sigma_min")
         }
@@ -148,10 +153,12 @@ public struct PoissonFlowSampler: Sendable {
             stepper = .heun
         }
         let recordAt = Array(Set(levels.map { schedule.firstIndex(of: $0)! })).sorted()
+        // A perturbed run draws from its own streams (purpose .fieldPerturbation), never the prior's.
+        let streams = perturbation == nil ? nil : try StreamPlan.ids(.fieldPerturbation, count: count)
         let run = try TrajectoryRunner(model: model, stepper: stepper, threads: threads, chunkSize: chunkSize)
-            .run(schedule: schedule.map { .sigma($0) }, start: .states(starts), seed: seed,
+            .run(schedule: schedule.map { .sigma($0) }, start: .states(starts), seed: seed, streams: streams,
                  recording: RecordingOptions([.states, .argmax, .maxWeight, .classProbabilities], at: recordAt),
-                 finalStep: denoise ? .posteriorMean : .none, progress: progress)
+                 finalStep: denoise ? .posteriorMean : .none, perturbation: perturbation, progress: progress)
         let snapshots = levels.map { level in
             let s = run.snapshots[recordAt.firstIndex(of: schedule.firstIndex(of: level)!)!]
             return PoissonFlowSnapshot(sigma: level, states: s.states, maxWeight: s.maxWeight, argmax: s.argmax,

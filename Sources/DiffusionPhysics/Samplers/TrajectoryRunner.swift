@@ -155,8 +155,15 @@ public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
     /// Runs `start.count()` trajectories along `schedule` (first level: the start).
     public func run(schedule: [NoiseLevel], start: SamplerStart, seed: UInt64, streams: StreamIDs? = nil,
                     recording: RecordingOptions = RecordingOptions(), finalStep: FinalStep = .none,
+                    perturbation: HeunPerturbation? = nil,
                     progress: ProgressReporter? = nil) throws -> TrajectoryRun {
         try validate(schedule: schedule)
+        let perturbation = try perturbation.flatMap { p -> HeunPerturbation? in
+            try p.validate()
+            guard p.isActive else { return nil }
+            guard stepper == .heun else { throw ModelError("perturbed runs (noise injection, denoiser error) need the Heun stepper", parameter: "perturbation") }
+            return p
+        }
         if case .adaptive(_, let rtol, let atol, let h) = stepper {
             guard rtol >= 0, atol >= 0, rtol + atol > 0 else {
                 throw ModelError("ODE tolerances must be ≥ 0, not both 0", parameter: "tolerance")
@@ -180,7 +187,8 @@ public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
         let chunks = try Parallel.mapChunks(count: count, chunkSize: chunkSize, threads: threads,
                                             makeWorkspace: { model.makeWorkspace(capacity: chunkSize) }) { ws, range in
             try runChunk(range: range, schedule: schedule, start: start, seed: seed, ids: ids, ws: ws,
-                         quantities: recording.quantities, recorded: Set(recorded), finalStep: finalStep, progress: progress)
+                         quantities: recording.quantities, recorded: Set(recorded), finalStep: finalStep,
+                         perturbation: perturbation, progress: progress)
         }
         let classes = model.classCount
         var snapshots: [TrajectorySnapshot] = []
@@ -211,7 +219,7 @@ public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
 
     private func runChunk(range: Range<Int>, schedule: [NoiseLevel], start: SamplerStart, seed: UInt64, ids: StreamIDs,
                           ws: PosteriorWorkspace, quantities: TrajectoryRecording, recorded: Set<Int>, finalStep: FinalStep,
-                          progress: ProgressReporter?) throws -> Chunk {
+                          perturbation: HeunPerturbation? = nil, progress: ProgressReporter?) throws -> Chunk {
         let b = range.count, d = model.dimension, classes = model.classCount
         let rngs = ids.streams(seed: seed, range: range)
         var x = Matrix<Double>(rows: b, columns: d)
@@ -259,13 +267,16 @@ public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
             var d0 = Matrix<Double>(rows: b, columns: d), x1 = Matrix<Double>(rows: b, columns: d)
             for k in 0..<last {
                 let s0 = schedule[k].value, s1 = schedule[k + 1].value, h = s1 - s0
+                perturbation?.inject(&x, sigma: s0, rngs: rngs)
                 try model.evaluate(x, rows: b, at: schedule[k], workspace: ws, outputs: outputs(k, .mean))
                 record(k)
+                perturbation?.perturbMean(ws, rows: b, dimension: d, rngs: rngs)
                 for j in 0..<(b * d) {
                     d0.storage[j] = (x.storage[j] - ws.mean.storage[j]) / s0
                     x1.storage[j] = x.storage[j] + h * d0.storage[j]
                 }
                 try model.evaluate(x1, rows: b, at: schedule[k + 1], workspace: ws, outputs: .mean)
+                perturbation?.perturbMean(ws, rows: b, dimension: d, rngs: rngs)
                 for j in 0..<(b * d) {
                     let d1 = (x1.storage[j] - ws.mean.storage[j]) / s1
                     x.storage[j] += 0.5 * h * (d0.storage[j] + d1)
@@ -306,6 +317,7 @@ public struct TrajectoryRunner<Model: NoiseModel>: Sendable {
         }
         try model.evaluate(x, rows: b, at: schedule[last], workspace: ws, outputs: outputs(last, .mean))
         record(last)
+        perturbation?.perturbMean(ws, rows: b, dimension: d, rngs: rngs)
         let (samples, components) = finalStep.apply(model: model, x: x, level: schedule[last], workspace: ws, rngs: rngs)
         progress?.advance(b)
         return Chunk(samples: samples, finalStates: x, finalComponents: components,
