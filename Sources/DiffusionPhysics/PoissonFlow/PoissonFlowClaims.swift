@@ -139,7 +139,7 @@ public struct EndpointQuality: Sendable, Codable, Equatable {
     public var onTrainingPoint: MeanEstimate
     /// Energy distance between endpoints and the training set (the law the exact sampler reproduces).
     public var energyDistance: TwoSampleStatistic
-    /// Fraction of endpoints whose nearest training point has class 0, and the training fraction.
+    /// Fraction of endpoints whose nearest training point has the smallest class label, and the training fraction.
     public var classFraction: MeanEstimate?
     public var trainingClassFraction: Double?
 }
@@ -276,9 +276,9 @@ public enum PoissonFlowClaims {
         let nn = NearestNeighbours.find(samples: samples, points: points)
         let ratio = nn.map { $0.nearestDistance / h }
         var cf: MeanEstimate? = nil, tf: Double? = nil
-        if let labels, !labels.isEmpty {
-            cf = MeanEstimate.proportion(successes: nn.filter { labels[$0.nearest] == 0 }.count, trials: nn.count)
-            tf = Double(labels.filter { $0 == 0 }.count) / Double(labels.count)
+        if let labels, let first = labels.min() {
+            cf = MeanEstimate.proportion(successes: nn.filter { labels[$0.nearest] == first }.count, trials: nn.count)
+            tf = Double(labels.filter { $0 == first }.count) / Double(labels.count)
         }
         return EndpointQuality(samples: samples.rows, spacing: h, nearestRatio: MeanEstimate(ratio),
                                onTrainingPoint: MeanEstimate.proportion(successes: ratio.filter { $0 < 0.1 }.count, trials: ratio.count),

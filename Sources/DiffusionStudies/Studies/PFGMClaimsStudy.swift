@@ -165,7 +165,8 @@ public enum PFGMClaimsStudy: StudyKind {
                 if ds < di - 2 * se { smallerBetter += 1 } else if ds > di + 2 * se { largerBetter += 1 }
                 let nr = { (D: Double) in quality[Key(data: name, D: D, kind: kind, strength: s)]!.nearestRatio }
                 parts.append("\(what): Δ energy distance \(f(ds)) ± \(f(es, 2)) at D = \(label(dSmall)) vs \(f(di)) ± \(f(ei, 2)) at D = ∞, "
-                             + "nearest-training-point distance/spacing \(f(nr(dSmall).mean)) ± \(f(nr(dSmall).standardError, 2)) vs \(f(nr(.infinity).mean)) ± \(f(nr(.infinity).standardError, 2)) "
+                             + "nearest-training-point distance/spacing \(f(nr(dSmall).mean)) ± \(f(nr(dSmall).standardError, 2)) vs \(f(nr(.infinity).mean)) ± \(f(nr(.infinity).standardError, 2)), "
+                             + "first-class fraction \(quality[Key(data: name, D: dSmall, kind: kind, strength: s)]!.classFraction.map { f($0.mean) } ?? "–") vs \(quality[Key(data: name, D: .infinity, kind: kind, strength: s)]!.classFraction.map { f($0.mean) } ?? "–") (training \(base(name, dSmall).trainingClassFraction.map { f($0) } ?? "–")) "
                              + "(all D: " + Ds.map { "\(label($0)) \(f(degradation(name, $0, kind, s).0))" }.joined(separator: ", ") + ")")
                 if name == "gmm2" {
                     outcome.checks.append(StudyCheck("[empirical comparison] 'small D degrades less' (\(name), \(what)): Δ at D = \(label(dSmall)) ≤ Δ at D = ∞",
