@@ -10,7 +10,8 @@
 #     relative (bound 4e-10, README "MPI"), on a mixture and on Fashion-MNIST sliced per rank;
 #   - the sharded exact score equals the unsharded one to 1e-12 relative, maxima on both shards;
 #   - sample and speciation (clones and the Rao–Blackwellised forward φ) on the sharded score
-#     (ShardedScoreModel): 2 and 3 ranks equal 1 rank to 1e-9 relative, drawn points identical;
+#     (ShardedScoreModel): 2 and 3 ranks equal 1 rank to 1e-9 relative, drawn points identical,
+#     and the 2-rank samples equal `diffphys sample`'s;
 #   - a rank that fails makes the run exit non-zero with the rank's message.
 # Needs libopenmpi-dev and openmpi-bin. Prints "N passed, N failed"; exits 1 on any failure.
 set -uo pipefail
@@ -112,6 +113,14 @@ SMP=(--data gmm2:d=16,n=300,mtilde=1,sigma=1 --count 24 --steps 60 --seed 5 --js
 "${MPIRUN[@]}" -np 1 "$BIN/diffphys-mpi" sample "${SMP[@]}" > "$T/s1.json" || ko "sharded sample on 1 rank"
 "${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" sample "${SMP[@]}" > "$T/s2.json" || ko "sharded sample on 2 ranks"
 near "sharded sample (states and drawn training points), 2 ranks = 1 rank" "$T/s1.json" "$T/s2.json"
+"$BIN/diffphys" sample --data gmm2:d=16,n=300,mtilde=1,sigma=1 --count 24 --steps 60 --seed 5 --sampler sde --out "$T/s0.csv" >/dev/null 2>&1 || ko "single-process sample"
+if python3 - "$T/s0.csv" "$T/s2.json" <<'PY'
+import csv, json, sys
+rows = [[float(v) for v in r] for r in csv.reader(open(sys.argv[1])) if r and not r[0].startswith("#")]
+sharded = json.load(open(sys.argv[2]))["samples"]
+sys.exit(0 if rows == sharded else 1)
+PY
+then ok "sharded sample on 2 ranks = diffphys sample (the same training points drawn)"; else ko "sharded sample differs from diffphys sample"; fi
 SPC=(--data gmm2:d=16,n=300,mtilde=1,sigma=1 --times 0.3,1,2 --pairs 40 --samples 300 --steps 60 --seed 5 --json)
 "${MPIRUN[@]}" -np 1 "$BIN/diffphys-mpi" speciation "${SPC[@]}" > "$T/p1.json" || ko "sharded speciation on 1 rank"
 "${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" speciation "${SPC[@]}" > "$T/p2.json" || ko "sharded speciation on 2 ranks"
