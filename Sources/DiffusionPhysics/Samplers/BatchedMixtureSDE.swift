@@ -139,6 +139,7 @@ public struct BatchedMixtureClones: Sendable {
     public var resolvedChunkSize: Int { chunkSize ?? min(256, max(4, (1 << 16) / max(1, sde.dimension))) }
 
     /// φ(t) with its SE at every branch time (strictly between t_min and T), ascending in t.
+    /// `progress` advances by a chunk's pairs at each branch time (total: pairs × branch times).
     public func run(branchTimes: [Double], pairs: Int, seed: UInt64, progress: ProgressReporter? = nil) throws -> [CloneEstimate] {
         guard pairs >= 2 else { throw ModelError("need at least two clone pairs", parameter: "pairs") }
         let horizon = settings.resolvedHorizon(), tMin = settings.tMin
