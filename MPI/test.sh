@@ -9,6 +9,9 @@
 #   - collapse: the sharded planted E[Y2](t) equals `diffphys collapse`'s y2 column to 1e-9
 #     relative (bound 4e-10, README "MPI"), on a mixture and on Fashion-MNIST sliced per rank;
 #   - the sharded exact score equals the unsharded one to 1e-12 relative, maxima on both shards;
+#   - sample and speciation (clones and the Rao–Blackwellised forward φ) on the sharded score
+#     (ShardedScoreModel): 2 and 3 ranks equal 1 rank to 1e-9 relative, drawn points identical,
+#     and the 2-rank samples equal `diffphys sample`'s;
 #   - a rank that fails makes the run exit non-zero with the rank's message.
 # Needs libopenmpi-dev and openmpi-bin. Prints "N passed, N failed"; exits 1 on any failure.
 set -uo pipefail
@@ -82,6 +85,48 @@ if [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   "${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" collapse --data $F "${COL[@]}" --json > "$T/fcol2.json" || ko "sharded collapse on Fashion-MNIST"
   close "sharded collapse on Fashion-MNIST (slices loaded per rank), 2 ranks = 1 process" "$T/fcol1.json" "$T/fcol2.json"
 fi
+
+# sample and speciation on the sharded score (ShardedScoreModel): 2 ranks = 1 rank up to summation order
+near() {  # near NAME ONE.json TWO.json: every number equal to 1e-9 relative (integers exactly)
+  if python3 - "$2" "$3" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+worst = 0.0
+def walk(x, y, key=""):
+    global worst
+    if key in ("ranks", "seconds", "communicationBytes"): return
+    if isinstance(x, dict):
+        assert x.keys() == y.keys(); [walk(x[k], y[k], k) for k in x]
+    elif isinstance(x, list):
+        assert len(x) == len(y), key; [walk(u, v, key) for u, v in zip(x, y)]
+    elif isinstance(x, int) and not isinstance(x, bool):
+        assert x == y, f"{key}: {x} != {y}"
+    elif x is not None:
+        worst = max(worst, abs(x - y) / max(abs(x), 1e-3))
+walk(a, b)
+print(f"  max relative difference: {worst:.1e}")
+sys.exit(0 if worst <= 1e-9 else 1)
+PY
+  then ok "$1"; else ko "$1"; fi
+}
+SMP=(--data gmm2:d=16,n=300,mtilde=1,sigma=1 --count 24 --steps 60 --seed 5 --json)
+"${MPIRUN[@]}" -np 1 "$BIN/diffphys-mpi" sample "${SMP[@]}" > "$T/s1.json" || ko "sharded sample on 1 rank"
+"${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" sample "${SMP[@]}" > "$T/s2.json" || ko "sharded sample on 2 ranks"
+near "sharded sample (states and drawn training points), 2 ranks = 1 rank" "$T/s1.json" "$T/s2.json"
+"$BIN/diffphys" sample --data gmm2:d=16,n=300,mtilde=1,sigma=1 --count 24 --steps 60 --seed 5 --sampler sde --out "$T/s0.csv" >/dev/null 2>&1 || ko "single-process sample"
+if python3 - "$T/s0.csv" "$T/s2.json" <<'PY'
+import csv, json, sys
+rows = [[float(v) for v in r] for r in csv.reader(open(sys.argv[1])) if r and not r[0].startswith("#")]
+sharded = json.load(open(sys.argv[2]))["samples"]
+sys.exit(0 if rows == sharded else 1)
+PY
+then ok "sharded sample on 2 ranks = diffphys sample (the same training points drawn)"; else ko "sharded sample differs from diffphys sample"; fi
+SPC=(--data gmm2:d=16,n=300,mtilde=1,sigma=1 --times 0.3,1,2 --pairs 40 --samples 300 --steps 60 --seed 5 --json)
+"${MPIRUN[@]}" -np 1 "$BIN/diffphys-mpi" speciation "${SPC[@]}" > "$T/p1.json" || ko "sharded speciation on 1 rank"
+"${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" speciation "${SPC[@]}" > "$T/p2.json" || ko "sharded speciation on 2 ranks"
+near "sharded speciation (clones φ and Rao–Blackwellised forward φ), 2 ranks = 1 rank" "$T/p1.json" "$T/p2.json"
+"${MPIRUN[@]}" -np 3 "$BIN/diffphys-mpi" speciation "${SPC[@]}" > "$T/p3.json" || ko "sharded speciation on 3 ranks"
+near "sharded speciation, 3 ranks = 1 rank" "$T/p1.json" "$T/p3.json"
 
 out=$("${MPIRUN[@]}" -np 2 "$BIN/diffphys-mpi" sharded-score-check 2>&1)
 rc=$?

@@ -221,7 +221,8 @@ public final class BatchedSoftmax: Sendable {
     ///
     /// `threads > 1` runs on that many workers. `.rowBlocks`: rows are cut into blocks of
     /// `blockRows` (boundaries independent of the thread count), each run product → softmax →
-    /// product on one worker: results do not depend on `threads`. `.threadedBLAS`: both products
+    /// product on one worker: results do not depend on `threads` (one worker runs the whole batch as
+    /// one block, bit-identical to the blocks). `.threadedBLAS`: both products
     /// over all rows with `threads` BLAS threads, the softmax split by rows. Supplied products
     /// (`.combination`) are float64 whatever the engine's precision.
     public func evaluate(_ x: Matrix<Double>, rows: Int, scale s: Double, pointScale c: Double = 1, rule: LogWeightRule,
@@ -256,6 +257,15 @@ public final class BatchedSoftmax: Sendable {
                 Threads.withBLASThreads(threads) { phases.product(0..<rows) }
                 BatchedSoftmax.forEach(blocks, workers: threads) { b in phases.softmax(block(b)) }
                 Threads.withBLASThreads(threads) { phases.finish(0..<rows) }
+            } else if min(threads, blocks) == 1 {
+                // One worker: the whole batch in one product, one softmax pass and one mean
+                // product. Per-block BLAS calls would repack the n × d points once per block
+                // (B = 256, n = 10⁴, d = 784: four blocks of 64 cost 1.3× one call on one core).
+                // BLAS accumulates every element of C in the same k-order whatever the rows of the
+                // call, so this equals the blocked run bit for bit (EngineTests.testThreadOwnership).
+                phases.product(0..<rows)
+                phases.softmax(0..<rows)
+                phases.finish(0..<rows)
             } else {
                 BatchedSoftmax.forEach(blocks, workers: threads) { b in
                     let r = block(b)

@@ -29,6 +29,12 @@ struct BenchCommand: ParsableCommand {
     var load = false
     @Option(parsing: .unconditional, help: "Python with numpy for the --load reference ('none': skip).")
     var python: String = "python3"
+    @Option(parsing: .unconditional, help: "Instead of the score kernels: time full-dimensional batched clones on gmm2:d=D,mtilde=1,sigma=1 at this d (default: off).")
+    var clones: Int?
+    @Option(parsing: .unconditional, help: "Clone pairs for --clones (default: 10000).") var clonePairs: Int = 10_000
+    @Option(parsing: .unconditional, help: "Comma-separated branch times for --clones (default: t_S − 0.5, t_S, t_S + 0.5).") var cloneTimes: String?
+    @Option(parsing: .unconditional, help: "Backward-SDE steps for --clones (default: 300, geometric grid).") var cloneSteps: Int = SDESettings.defaultSteps
+    @Option(parsing: .unconditional, help: "Pairs of the per-trajectory reference timed beside --clones (0: skip; default: 20).") var cloneReferencePairs: Int = 20
     @OptionGroup var format: JSONOptions
     var json: Bool { format.json }
     @OptionGroup var threadOptions: ThreadOptions
@@ -40,6 +46,10 @@ struct BenchCommand: ParsableCommand {
         try SizeCheck.check(nil, [SizeCheck.item("--B", B ?? 256, 3 * bb * (bn + bd)),
                                   SizeCheck.item(n != nil ? "--n" : "--d", n ?? d ?? 10_000, 2 * bn * bd)])
         if fmnistSamples < 0 || fmnistSamples == 1 { throw ValidationError("--fmnist-samples must be 0 or ≥ 2") }
+        if let clones, clones < 1 || clones > 1 << 24 { throw ValidationError("--clones must be a dimension between 1 and 2^24") }
+        if clonePairs < 2 { throw ValidationError("--clone-pairs must be ≥ 2") }
+        if cloneSteps < 1 { throw ValidationError("--clone-steps must be ≥ 1") }
+        if cloneReferencePairs < 0 { throw ValidationError("--clone-reference-pairs must be ≥ 0") }
     }
 
     struct Report: Codable { var blas: BLASReport; var cases: [BenchCase]; var fmnistCurve: FMNISTCurve? }
@@ -47,6 +57,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if load { return try runLoad() }
+        if let clones { return try runClones(d: clones) }
         let threads = threadOptions.count
         var shapes: [BenchShape]
         if B != nil || n != nil || d != nil {
@@ -101,6 +112,27 @@ struct BenchCommand: ParsableCommand {
         if let curve {
             print("Fashion-MNIST forward curve (n=\(curve.n), d=\(curve.d), \(curve.samples) samples, \(curve.times) times): \(ms(curve.seconds.median))  [\(ms(curve.seconds.min)), \(ms(curve.seconds.max))]")
         }
+    }
+
+    /// `--clones D`: batched full-dimensional clones, wall time and φ beside the exact curve.
+    func runClones(d: Int) throws {
+        let times = try cloneTimes.map { text in
+            try text.split(separator: ",").map { part -> Double in
+                guard let v = Double(part.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0 else {
+                    throw ValidationError("--clone-times: '\(part)' is not a time > 0")
+                }
+                return v
+            }
+        }
+        if !json { note("bench --clones \(d): \(clonePairs) pairs, \(threadOptions.count) threads …") }
+        let r = try CloneBenchmark.run(d: d, pairs: clonePairs, times: times, settings: SDESettings(steps: cloneSteps),
+                                       threads: threadOptions.count, referencePairs: cloneReferencePairs)
+        if json {
+            struct CloneReport: Codable { var blas: BLASReport; var clones: CloneBenchmark }
+            print(try JSONOutput.encode(CloneReport(blas: BLASReport.current(), clones: r)))
+            return
+        }
+        r.lines.forEach { print($0) }
     }
 
     /// `--load`: the lean loader against numpy; the load runs first so the peak RSS is its own.

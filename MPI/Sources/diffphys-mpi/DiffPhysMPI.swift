@@ -11,7 +11,8 @@ struct DiffPhysMPI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffphys-mpi",
         abstract: "diffphys across MPI ranks: the memorisation map, reproduce, and the sharded exact score.",
-        subcommands: [MemorizationMapMPI.self, ReproduceMPI.self, CollapseMPI.self, ShardedScoreCheck.self, ShardedBench.self])
+        subcommands: [MemorizationMapMPI.self, ReproduceMPI.self, CollapseMPI.self, SampleMPI.self, SpeciationMPI.self,
+                      ShardedScoreCheck.self, ShardedBench.self])
 
     static func main() {
         // The same kernel selection as diffphys, before MPI starts (it may re-execute).
@@ -275,5 +276,107 @@ struct ShardedBench: MPICommand {
         print(String(format: "sharded-bench: ranks=%d B=%d n=%d d=%d (%d points per rank, %.0f MB of data per rank): step %.1f ms [min %.1f, max %.1f] = local %.1f ms + all-reduce %.2f ms; %.1f GFLOP/s; communication %d bytes per rank per step (%.2f MB)",
                      mpi.size, batch, n, d, range.count, Double(range.count * d * 8) / 1e6, median(steps) * 1e3, steps.min()! * 1e3, steps.max()! * 1e3,
                      median(locals) * 1e3, median(reduces) * 1e3, 4 * Double(batch * n * d) / median(steps) / 1e9, bytes, Double(bytes) / 1e6))
+    }
+}
+
+/// Loads SPEC on every rank and keeps rank r's rows [r·n/K, (r+1)·n/K) for the sharded score (the
+/// labels of all n points are kept: they are small).
+func shardedModel(spec: String, seed: UInt64, mpi: MPIHandle) throws -> (model: ShardedScoreModel, data: Dataset) {
+    let data = try DatasetSpec.parse(spec).load(seed: seed)
+    let sharded = try ShardedEmpiricalScore(full: data.points, mpi: mpi)
+    return (try ShardedScoreModel(sharded: sharded, labels: data.labels), data)
+}
+
+/// `diffphys-mpi sample`: backward-SDE samples on the sharded exact score.
+struct SampleMPI: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Generate samples by the backward SDE with the exact score sharded across ranks (the library's BackwardSDE on ShardedScoreModel).",
+        discussion: """
+        The same streams as one process: trajectory i uses stream i; the final step is an exact posterior draw (a training \
+        point, drawn across the shards). Equal to one rank up to summation order (README "MPI").
+        Example: mpirun -np 2 diffphys-mpi sample --data gmm2:d=64,n=2000 --count 256 --json
+        """)
+    @Option(help: "Dataset spec (as diffphys).") var data: String = "gmm2:d=64,n=2000,mtilde=1,sigma=1"
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Number of samples (default: 64).") var count: Int = 64
+    @Option(help: "Backward-SDE steps (default: 300, geometric).") var steps: Int = SDESettings.defaultSteps
+    @Option(name: .customLong("T"), help: "Start time T (default: 6).") var horizon: Double = SDESettings.defaultHorizon
+    @Option(help: "Final time t_min (default: 0.001).") var tMin: Double = SDESettings.defaultTMin
+    @Flag(help: "Print JSON: {ranks, n, d, samples: [[x]], finalStates: [[x]], components: [μ], communicationBytes, seconds}.") var json = false
+
+    func run(mpi: MPIHandle) throws {
+        guard count >= 1 else { throw ValidationError("--count must be ≥ 1") }
+        let t0 = mpi.wallTime()
+        let (model, data) = try shardedModel(spec: data, seed: seed, mpi: mpi)
+        let grid = try SDESettings(horizon: horizon, tMin: tMin, steps: steps).timeGrid()
+        let run = try BackwardSDE(model: model, finalStep: .posteriorDraw, threads: 1).run(grid: grid, start: .prior(count: count), seed: seed)
+        var timing = [mpi.wallTime() - t0]
+        mpi.allReduceMax(&timing)
+        guard mpi.isRoot else { return }
+        if json {
+            struct Out: Codable { var ranks, n, d: Int; var samples, finalStates: [[Double]]; var components: [Int]; var communicationBytes: Int; var seconds: Double }
+            print(try JSONOutput.encode(Out(ranks: mpi.size, n: data.n, d: data.d, samples: (0..<count).map { run.samples.row($0) },
+                                            finalStates: (0..<count).map { run.lastStates.row($0) }, components: run.finalComponents,
+                                            communicationBytes: model.communicationBytes, seconds: timing[0])))
+            return
+        }
+        print("sample (sharded): \(data.name) n = \(data.n), d = \(data.d), \(mpi.size) ranks, \(count) samples, \(steps) steps, seed \(seed)")
+        let drawn = Dictionary(grouping: run.finalComponents, by: { $0 }).count
+        print(String(format: "  %d distinct training points drawn; %.2f s (slowest rank); %d bytes all-reduced per rank", drawn, timing[0], model.communicationBytes))
+    }
+}
+
+/// `diffphys-mpi speciation`: φ(t) by clones and by the Rao–Blackwellised forward estimator on the sharded score.
+struct SpeciationMPI: MPICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speciation",
+        abstract: "φ(t) on a labelled data set with the exact score sharded across ranks: clones (CloningExperiment) and the Rao–Blackwellised forward estimator (ForwardClassAgreement).",
+        discussion: """
+        The library's estimators on ShardedScoreModel, with the streams of one process: equal to one rank up to summation \
+        order (README "MPI").
+        Example: mpirun -np 2 diffphys-mpi speciation --data gmm2:d=64,n=2000 --times 1,2,3 --pairs 200 --samples 1000
+        """)
+    @Option(help: "Labelled dataset spec (as diffphys).") var data: String = "gmm2:d=64,n=2000,mtilde=1,sigma=1"
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Comma-separated branch / forward times.") var times: String
+    @Option(help: "Clone pairs (0: skip the clones; default: 200).") var pairs: Int = 200
+    @Option(help: "Forward samples of the Rao–Blackwellised estimator (0: skip; default: 2000).") var samples: Int = 2000
+    @Option(help: "Backward-SDE steps of the clones (default: 300, geometric).") var steps: Int = SDESettings.defaultSteps
+    @Option(name: .customLong("T"), help: "Start time T of the clones (default: 6).") var horizon: Double = SDESettings.defaultHorizon
+    @Flag(help: "Print JSON: {ranks, n, d, clones: [{t, phi, phiStderr, phiComponent}], forward: [{t, phi, phiStderr, originClass}], communicationBytes, seconds}.") var json = false
+
+    func run(mpi: MPIHandle) throws {
+        guard pairs >= 0, samples >= 0, pairs != 1, samples != 1 else { throw ValidationError("--pairs and --samples must be 0 or ≥ 2") }
+        let t0 = mpi.wallTime()
+        let ts = try numbers(times, option: "--times")
+        let (model, data) = try shardedModel(spec: data, seed: seed, mpi: mpi)
+        guard model.classCount >= 2 else { throw ModelError("speciation needs a labelled data set with at least two classes") }
+        struct Clone: Codable { var t, phi, phiStderr, phiComponent: Double }
+        struct Forward: Codable { var t, phi, phiStderr, originClass: Double }
+        var clones: [Clone] = [], forward: [Forward] = []
+        if pairs > 0 {
+            let r = try CloningExperiment(model: model, settings: SDESettings(horizon: horizon, steps: steps), threads: 1)
+                .run(branchTimes: ts, pairs: pairs, seed: seed)
+            clones = r.map { Clone(t: $0.t, phi: $0.sameClass?.mean ?? .nan, phiStderr: $0.sameClass?.standardError ?? .nan, phiComponent: $0.sameComponent.mean) }
+        }
+        if samples > 0 {
+            let origins = try UTurnOrigins(points: data.points, components: Array(0..<data.n), uniform: true)
+            let r = try ForwardClassAgreement(model: model, threads: 1).estimate(times: ts, origins: origins, samples: samples, seed: seed)
+            forward = r.map { Forward(t: $0.t, phi: $0.agreement.mean, phiStderr: $0.agreement.standardError, originClass: $0.originClass.mean) }
+        }
+        var timing = [mpi.wallTime() - t0]
+        mpi.allReduceMax(&timing)
+        guard mpi.isRoot else { return }
+        if json {
+            struct Out: Codable { var ranks, n, d: Int; var clones: [Clone]; var forward: [Forward]; var communicationBytes: Int; var seconds: Double }
+            print(try JSONOutput.encode(Out(ranks: mpi.size, n: data.n, d: data.d, clones: clones, forward: forward,
+                                            communicationBytes: model.communicationBytes, seconds: timing[0])))
+            return
+        }
+        print("speciation (sharded): \(data.name) n = \(data.n), d = \(data.d), \(mpi.size) ranks, seed \(seed)")
+        for c in clones { print(String(format: "  clones   t %.4f  φ %.5f ± %.5f  (same point %.5f)", c.t, c.phi, c.phiStderr, c.phiComponent)) }
+        for f in forward { print(String(format: "  forward  t %.4f  φ %.5f ± %.5f  (origin class %.5f)", f.t, f.phi, f.phiStderr, f.originClass)) }
+        print(String(format: "  %.2f s (slowest rank); %d bytes all-reduced per rank", timing[0], model.communicationBytes))
     }
 }

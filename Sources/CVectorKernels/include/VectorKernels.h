@@ -47,6 +47,25 @@ double vk_dot(const double *a, const double *b, long n);
 /// out[i] = a·x[i] + b·y[i].
 void vk_linear_combination(const double *x, double a, const double *y, double b, double *out, long n);
 
+/// Words of state of one lane Gaussian stream (eight xoshiro256++ lanes of four words, word-major).
+#define VK_GAUSS_STATE_WORDS 32
+
+/// Seeds one lane Gaussian stream (32 words) from a 64-bit key by SplitMix64.
+void vk_gauss_seed(unsigned long long *state, unsigned long long key);
+
+/// n standard normals from one stream: output j draws from lane j mod 8 (Doornik's 128-layer
+/// ziggurat on xoshiro256++). The numbers do not depend on the instruction-set level.
+void vk_gauss_fill(unsigned long long *state, double *out, long n);
+
+/// The same at the baseline level (a reference for tests).
+void vk_gauss_fill_baseline(unsigned long long *state, double *out, long n);
+
+/// For each row r < rows of the rows × n matrix x (stream r at states + 32r):
+/// x_r ← a·x_r + b[r]·m + c·ξ_r with ξ_r drawn as by vk_gauss_fill, and proj[r] = Σ_j u[j]·x_r[j]
+/// (after the update).
+void vk_gauss_affine_rows(unsigned long long *states, double *x, long rows, long n, const double *m,
+                          const double *u, double a, const double *b, double c, double *proj);
+
 #ifdef __cplusplus
 }
 #endif
