@@ -23,13 +23,13 @@ public enum Gnuplot {
             self = f
         }
 
-        /// The gnuplot terminal line for a figure of `width` × `height` pixels (at 72 px per inch
-        /// for PDF, so every format has the same proportions of text to figure).
+        /// The gnuplot terminal line for a figure of `width` × `height` pixels; PDF at 120 px per inch
+        /// (900 px → 7.5 in), where its text takes the same share of the figure as in the PNG.
         public func terminal(width: Int, height: Int) -> String {
             switch self {
             case .png: return "set terminal pngcairo size \(width),\(height) enhanced font 'Sans,11' linewidth 1.2"
             case .pdf:
-                return "set terminal pdfcairo size \(String(format: "%.2f", Double(width) / 72))in,\(String(format: "%.2f", Double(height) / 72))in enhanced font 'Sans,11' linewidth 1.2"
+                return "set terminal pdfcairo size \(String(format: "%.2f", Double(width) / 120))in,\(String(format: "%.2f", Double(height) / 120))in enhanced font 'Sans,11' linewidth 1.2"
             case .svg: return "set terminal svg size \(width),\(height) enhanced font 'Sans,11' linewidth 1.2 background '#ffffff'"
             }
         }

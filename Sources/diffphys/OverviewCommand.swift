@@ -75,8 +75,9 @@ struct OverviewCommand: ParsableCommand {
         }
         let tLow = 0.02, tHigh = max(ts.drift, tC.values.max() ?? 1) + 1.5
         let times = (0..<points).map { tLow * pow(tHigh / tLow, Double($0) / Double(points - 1)) }
-        // Progress in forward-sample levels: the curve, then two Brent solves of about 12 levels each.
-        let progress = ProgressReporter("overview", cost: Double(times.count + 24), enabled: output.showProgress)
+        // Progress in forward-sample levels: the curve, then two Brent solves on the fixed sample set,
+        // each measured to cost about 50 levels of the curve (CollapseCost in CollapseCommand.swift).
+        let progress = ProgressReporter("overview", cost: Double(times.count + 100), enabled: output.showProgress)
         let estimates = try ForwardSampling(score: score, threads: threadOptions.count)
             .estimate(times: times, samples: samples, seed: dataOptions.seed, progress: progress)
         let rows = estimates.map { e in
@@ -87,7 +88,7 @@ struct OverviewCommand: ParsableCommand {
         let sampling = ForwardSampling(score: score, threads: threadOptions.count)
         let y2Cross = try sampling.solveCrossing(level: 0.5, grid: times, samples: samples, seed: dataOptions.seed) { $0.y2 }
             ?? LevelCrossing.find(times: times, values: rows.map(\.y2), errors: rows.map(\.y2Stderr), level: 0.5)
-        progress.advance(cost: 12)
+        progress.advance(cost: 50)
         var phiCross: LevelCrossing? = nil
         if data.labels != nil, score.classCount >= 2 {
             phiCross = try sampling.solveCrossing(level: threshold, grid: times, samples: samples, seed: dataOptions.seed) { $0.classAgreement }
@@ -131,19 +132,22 @@ struct OverviewCommand: ParsableCommand {
         var lines = [
             "set title \(Gnuplot.quote(lines: [out.data, "E[Y2] and φ vs forward time (error bars ±1 SE)"])) noenhanced",
             "set xlabel 't (forward time)'", "set ylabel 'E[Y2] (same training point),  φ (same class)'", "set logscale x",
-            "set key below horizontal", "set tmargin 6", "set yrange [0:1.05]",
-            Gnuplot.verticalLine(at: out.tS.curvature, label: "t_S = ½ ln(1+Λ)", colour: "blue", tag: 1),
+            "set key bottom left", "set yrange [0:1.05]",
         ]
+        // Reference lines keyed in the legend with their values (t_C and t_S can be close).
+        var keyed: [(setup: String, series: String)] = [
+            Gnuplot.keyedVerticalLine(at: out.tS.curvature, label: "t_S = ½ ln(1+Λ) = \(String(format: "%.3f", out.tS.curvature))", colour: "blue", tag: 1)]
         if let tc = out.tC["gaussian"] {
-            lines.append(Gnuplot.verticalLine(at: tc, label: "t_C eq. 10", colour: "red", row: 1, tag: 2))
+            keyed.append(Gnuplot.keyedVerticalLine(at: tc, label: "t_C eq. 10 = \(String(format: "%.3f", tc))", colour: "red", tag: 2))
         } else if let tc = out.tC["spectrum"] {
-            lines.append(Gnuplot.verticalLine(at: tc, label: "t_C Gaussian spectrum", colour: "red", row: 1, tag: 2))
+            keyed.append(Gnuplot.keyedVerticalLine(at: tc, label: "t_C Gaussian spectrum = \(String(format: "%.3f", tc))", colour: "red", tag: 2))
         }
+        lines += keyed.map(\.setup)
         var plots = ["'\(dat)' using 1:2:3 every ::1 with yerrorlines pt 7 ps 0.6 lc rgb 'red' title 'E[Y2] measured'"]
         if out.curve.contains(where: { $0.phi != nil }) { plots.append("'\(dat)' using 1:4:5 every ::1 with yerrorlines pt 5 ps 0.6 lc rgb 'blue' title 'φ measured (Rao–Blackwell)'") }
         // The theory is drawn last, on top of the data.
         if out.curve.contains(where: { $0.phiTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lc rgb 'black' lw 2 title 'theory: φ(t), two-class mixture, exact d'") }
-        lines.append("plot " + plots.joined(separator: ", "))
+        lines.append("plot " + (plots + keyed.map(\.series)).joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
     }
 }

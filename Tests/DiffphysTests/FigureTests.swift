@@ -98,7 +98,7 @@ final class FigureTests: XCTestCase {
             XCTAssertTrue(r.stderr.isEmpty, "--quiet: \(r.stderr)")
         }
         let gp = try String(contentsOfFile: dir + "/overview.gp", encoding: .utf8)
-        XCTAssertTrue(gp.contains("t_S = ½ ln(1+Λ)"), "overview labels the primary t_S")
+        XCTAssertTrue(gp.contains("t_S = ½ ln(1+Λ) ="), "overview labels the primary t_S")
         XCTAssertTrue(gp.contains("t_C eq. 10"), "overview labels its t_C line")
         XCTAssertTrue(gp.contains("title 'theory:"), "overview draws the φ theory")
     }

@@ -71,13 +71,15 @@ public enum CollapseGMMStudy: StudyKind {
             plots.append("'\(context.path("fe.csv"))' every ::1 using ($1==\(d)?$2:1/0):3:4 with yerrorbars pt 7 ps 0.6 lc rgb '\(c)' title 'measured, d = \(d) (±1 SE)'")
             plots.append("'\(context.path("theory.csv"))' every ::1 using 1:\(2 + 2 * i) with lines lc rgb '\(c)' title 'theory: asymptotic, d = \(d)'")
             plots.append("'' every ::1 using 1:\(3 + 2 * i) with lines dt 3 lw 2 lc rgb '\(c)' title 'theory: exact finite d, d = \(d)'")
-            arrows.append(Gnuplot.verticalLine(at: tCs[d]!, label: "t_C eq. 10, d = \(d)", colour: c, row: i, tag: i + 1))
+            let line = Gnuplot.keyedVerticalLine(at: tCs[d]!, label: "t_C eq. 10 = \(String(format: "%.3f", tCs[d]!)), d = \(d)", colour: c, tag: i + 1)
+            arrows.append(line.setup)
+            plots.append(line.series)
         }
         let script = """
         set datafile separator ','
         set title 'Collapse: excess entropy f^e/α, two-class mixture, n = \(n), exact empirical score'
         set xlabel 't (forward time)'; set ylabel 'f^e(t) / α'
-        set yrange [-0.05:1.05]; set key outside right vertical font ',10'; set tmargin \(3 + ds.count)
+        set yrange [-0.05:1.05]; set key outside right vertical font ',10'
         \(arrows.joined(separator: "\n"))
         plot \(plots.joined(separator: ", "))
         """

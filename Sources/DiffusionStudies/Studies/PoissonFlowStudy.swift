@@ -66,14 +66,15 @@ public enum PoissonFlowStudy: StudyKind {
         }.joined(separator: ", ")
         let plotsCollapse = plotsPhi.replacingOccurrences(of: ":5:6 with", with: ":3:4 with")
         let sigmaS = (Double(d) - 1).squareRoot()
+        let sigmaLine = Gnuplot.keyedVerticalLine(at: sigmaS, label: "σ_S = √(d m̃² − σ_c^2) = \(String(format: "%.2f", sigmaS))", colour: "gray30", tag: 2)
         let script = """
         set multiplot layout 1,2 title 'Exact-empirical PFGM++ vs diffusion: two-class mixture d = \(d), n = \(n) (error bars ±1 SE)'
         set datafile separator ','
         set logscale x; set xlabel 'σ  (r = σ √D)'; set key top right
-        set title 'Class agreement φ_D(σ)'; set ylabel 'φ'; set yrange [0.45:1.02]; set key bottom left
+        set title 'Class agreement φ_D(σ)'; set ylabel 'φ'; set yrange [0.45:1.02]; set key bottom left font ',9' samplen 2
         \(Gnuplot.horizontalLine(at: 0.775, label: "φ = 0.775", tag: 1, labelX: 0.02).replacingOccurrences(of: " right offset", with: " left offset"))
-        \(Gnuplot.verticalLine(at: sigmaS, label: "σ_S = √(d m̃² − σ_c^2)", colour: "gray30", inside: 0.04, tag: 2))
-        plot \(plotsPhi), '\(context.path("theory.csv"))' every ::1 using 1:2 with lines lw 2 dt 2 lc rgb 'black' title 'theory: D = ∞, population φ (exact)'
+        \(sigmaLine.setup)
+        plot \(plotsPhi), '\(context.path("theory.csv"))' every ::1 using 1:2 with lines lw 2 dt 2 lc rgb 'black' title 'theory: D = ∞, population φ (exact)', \(sigmaLine.series)
         unset arrow 1; unset label 1; unset arrow 2; unset label 2
         set key top right
         set title 'Collapse fraction C_D(σ)'; set ylabel 'C_D = P(max w ≥ 0.99)'; set yrange [-0.02:1.02]
