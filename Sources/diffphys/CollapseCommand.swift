@@ -247,7 +247,7 @@ struct CollapseCommand: ParsableCommand {
         try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
         var lines = [
             "set title \(Gnuplot.quote(lines: [out.data, "collapse order parameters (α = \(String(format: "%.4g", out.alpha)); error bars ±1 SE)"])) noenhanced",
-            "set xlabel 't (forward time)'", "set ylabel 'E[Y2],  f^e/α,  P(argmax w = origin)'", "set logscale x", "set key below horizontal maxcols 3 font ',10'",
+            "set xlabel 't (forward time)'", "set ylabel 'E[Y2],  f^e/α,  P(argmax w = origin)'", "set logscale x", "set key below horizontal maxcols 2 font ',10'", "set xlabel offset 0,0.4",
             "set yrange [-0.05:1.1]",
         ]
         let marks: [(String, String, String)] = [("gaussian", "t_C eq. 10", "red"), ("spectrum", "t_C Gaussian spectrum", "orange"),
@@ -284,23 +284,23 @@ extension CollapseCommand: TimeGridDefaults, SampleCountDefaults {
 }
 
 /// The relative cost of the parts of `collapse`, for a progress fraction and ETA weighted by the
-/// work left (ProgressReporter). Unit: one planted forward sample at one time (the fast path that
-/// shares its noise across times). Factors measured as CPU time on gmm2 d = 256, n = 2000: a
-/// fresh-origin sample ≈ 8 units, one Brent crossing on the fixed sample set ≈ 50 levels, a
-/// backward-SDE step of one trajectory ≈ 3.6 units, a fitted-mixture Monte-Carlo sample at one
-/// time ≈ 1 + 20 d/n units.
+/// work left (ProgressReporter). Unit: one planted forward sample at one time. Factors measured as
+/// CPU time on gmm2 d = 256, n = 2000 (2000 samples): a fresh-origin sample ≈ 1 unit, one Brent
+/// crossing on the fixed planted sample set ≈ 125 levels (165 for the non-planted one), a
+/// backward-SDE step of one trajectory ≈ 8 units, a fitted-mixture Monte-Carlo sample at one time
+/// ≈ 1 + 40 d/n units.
 struct CollapseCost {
     var curve, solve, trajectories, clones, fit: Double
     var total: Double { curve + solve + trajectories + clones + fit }
 
     init(n: Int, d: Int, times: Int, samples: Int, fresh: Bool, trajectories: Int, clones: Int, branchTimes: Int,
          steps: Int, fitSamples: Int) {
-        curve = Double(times * samples) * (fresh ? 9 : 1)
-        // Brent crossings: E[Y2], two f^e levels, and the non-planted E[Y2].
-        solve = Double(samples) * 50 * Double(3 + (fresh ? 1 : 0))
-        self.trajectories = 3.6 * Double(trajectories * steps)
+        curve = Double(times * samples) * (fresh ? 2 : 1)
+        // Brent crossings: E[Y2] = ½ and the two f^e levels, and the non-planted E[Y2] = ½.
+        solve = Double(samples) * (3 * 125 + (fresh ? 165 : 0))
+        self.trajectories = 8 * Double(trajectories * steps)
         // A trunk to the last branch time and two clones per branch time, on average over half the grid.
-        self.clones = 3.6 * Double(clones * steps) * (1 + Double(branchTimes))
-        fit = Double(fitSamples * times) * (1 + 20 * Double(d) / Double(max(n, 1)))
+        self.clones = 8 * Double(clones * steps) * (1 + Double(branchTimes))
+        fit = Double(fitSamples * times) * (1 + 40 * Double(d) / Double(max(n, 1)))
     }
 }

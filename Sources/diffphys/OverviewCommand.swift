@@ -76,8 +76,8 @@ struct OverviewCommand: ParsableCommand {
         let tLow = 0.02, tHigh = max(ts.drift, tC.values.max() ?? 1) + 1.5
         let times = (0..<points).map { tLow * pow(tHigh / tLow, Double($0) / Double(points - 1)) }
         // Progress in forward-sample levels: the curve, then two Brent solves on the fixed sample set,
-        // each measured to cost about 50 levels of the curve (CollapseCost in CollapseCommand.swift).
-        let progress = ProgressReporter("overview", cost: Double(times.count + 100), enabled: output.showProgress)
+        // each measured to cost about 125 levels of the curve (CollapseCost in CollapseCommand.swift).
+        let progress = ProgressReporter("overview", cost: Double(times.count + 250), enabled: output.showProgress)
         let estimates = try ForwardSampling(score: score, threads: threadOptions.count)
             .estimate(times: times, samples: samples, seed: dataOptions.seed, progress: progress)
         let rows = estimates.map { e in
@@ -88,7 +88,7 @@ struct OverviewCommand: ParsableCommand {
         let sampling = ForwardSampling(score: score, threads: threadOptions.count)
         let y2Cross = try sampling.solveCrossing(level: 0.5, grid: times, samples: samples, seed: dataOptions.seed) { $0.y2 }
             ?? LevelCrossing.find(times: times, values: rows.map(\.y2), errors: rows.map(\.y2Stderr), level: 0.5)
-        progress.advance(cost: 50)
+        progress.advance(cost: 125)
         var phiCross: LevelCrossing? = nil
         if data.labels != nil, score.classCount >= 2 {
             phiCross = try sampling.solveCrossing(level: threshold, grid: times, samples: samples, seed: dataOptions.seed) { $0.classAgreement }

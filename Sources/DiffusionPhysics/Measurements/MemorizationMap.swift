@@ -112,8 +112,8 @@ public struct MemorizationMap: Sendable {
     static func rowCost(n: Int, d: Int) -> Double { Double(n) * Double(d) }
 
     /// The cost of solving one cell's thresholds, in rows: three Brent crossings (E[Y2] = ½, f^e/α =
-    /// 0.1, 0.05) of about 50 levels each on the fixed sample set.
-    static let solveRows = 150.0
+    /// 0.1, 0.05) of about 125 levels each on the fixed sample set (CPU time measured on gmm2).
+    static let solveRows = 375.0
 
     /// The total cost of the sweep and its solved thresholds for progress: Σ over cells of
     /// (times + `solveRows`) · n·d (d from the spec when not swept).
