@@ -116,8 +116,8 @@ struct CollapseCommand: ParsableCommand {
         let measurement = CollapseMeasurement(score: score, threads: threadOptions.count)
         let curve = try measurement.curve(times: grid, samples: samples, seed: dataOptions.seed, fresh: freshPoints,
                                           predictions: pred, progress: progress.stage(units: grid.count, cost: cost.curve))
-        let measured = try measurement.measuredTimes(curve: curve, samples: samples, seed: dataOptions.seed, fresh: freshPoints)
-        progress.advance(cost: cost.solve)
+        let measured = try measurement.measuredTimes(curve: curve, samples: samples, seed: dataOptions.seed, fresh: freshPoints,
+                                                     progress: progress.stage(units: freshPoints == nil ? 3 : 4, cost: cost.solve))
         var traj: TrajectoryCollapseResult? = nil
         if trajectories > 0 {
             traj = try TrajectoryCollapse(score: score, settings: sde.settings, threads: threadOptions.count)
