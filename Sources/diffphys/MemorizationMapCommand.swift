@@ -122,7 +122,7 @@ struct MemorizationMapCommand: ParsableCommand {
             "set ytics (\(Gnuplot.logTicks(from: tMin, to: tMax).map { "'\(String(format: "%g", $0))' \($0)" }.joined(separator: ", ")))",
             "set mxtics 10; set mytics 10; set grid xtics ytics lc rgb '#bbbbbb' lw 0.5",
             "set xrange [\(aMin):\(aMax)]", "set yrange [\(tMin):\(tMax)]", "set cbrange [0:1]", "set cblabel 'E[Y2]'",
-            "set palette defined (0 'white', 0.5 'orange', 1 'dark-red')", "set key below horizontal",
+            "set palette defined (0 'white', 0.5 'orange', 1 'dark-red')", "set key below horizontal", "set xlabel offset 0,0.4",
             "set object 1 rectangle from graph 0,0 to graph 1,1 fc rgb '#dddddd' fs solid behind",
             "set samples 400",
         ]
