@@ -59,8 +59,23 @@ public struct StudyContext: Sendable {
     public var threads: Int
     public var quick: Bool
     public var showProgress: Bool
+    /// The figure formats to write (the first is the one the report embeds).
+    public var figureFormats: [Gnuplot.Format] = [.png]
+
+    public init(directory: String, seed: UInt64, threads: Int, quick: Bool, showProgress: Bool, figureFormats: [Gnuplot.Format] = [.png]) {
+        (self.directory, self.seed, self.threads, self.quick, self.showProgress) = (directory, seed, threads, quick, showProgress)
+        self.figureFormats = figureFormats.isEmpty ? [.png] : figureFormats
+    }
 
     public func path(_ file: String) -> String { directory + "/" + file }
+
+    /// Renders a study figure named `stem` (no extension) in every chosen format, with its `.gp`
+    /// script beside it (data paths relative to the study folder); returns the first file's name.
+    @discardableResult
+    public func figure(_ stem: String, script: String, width: Int = 900, height: Int = 600) throws -> String {
+        let file = try Gnuplot.render(script: script, stem: path(stem), formats: figureFormats, width: width, height: height)
+        return (file as NSString).lastPathComponent
+    }
 
     public func progress(_ label: String, total: Int) -> ProgressReporter {
         ProgressReporter(label, total: total, enabled: showProgress)
@@ -108,7 +123,8 @@ public enum StudyRunner {
     /// The folder's manifest must match (else the run refuses, naming the differing fields);
     /// `fresh` removes its earlier rows first.
     public static func run(_ study: StudyDeclaration, quick: Bool, out: String, seed: UInt64, threads: Int,
-                           showProgress: Bool, fresh: Bool = false) throws -> (StudyOutcome, seconds: Double) {
+                           showProgress: Bool, fresh: Bool = false,
+                           figureFormats: [Gnuplot.Format] = [.png]) throws -> (StudyOutcome, seconds: Double) {
         guard let kind = kinds[study.measurement] else {
             throw StudyError("study \(study.name): unknown measurement '\(study.measurement)' (known: \(kinds.keys.sorted().joined(separator: ", ")))")
         }
@@ -117,7 +133,8 @@ public enum StudyRunner {
             throw OutputError("cannot create folder \(dir): \(FileErrors.cause(error))")
         }
         let start = Date()
-        let context = StudyContext(directory: dir, seed: seed, threads: threads, quick: quick, showProgress: showProgress)
+        let context = StudyContext(directory: dir, seed: seed, threads: threads, quick: quick, showProgress: showProgress,
+                                   figureFormats: figureFormats)
         let parameters = study.resolved(quick: quick)
         let existing = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
             .filter { !$0.hasPrefix(".") && $0 != RunManifest.fileName }
@@ -152,7 +169,10 @@ public enum StudyRunner {
         for c in outcome.checks {
             lines.append("| \(c.name) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
         }
-        if let f = outcome.figure { lines += ["", "![\(study.title)](\(f))"] }
+        if let f = outcome.figure {
+            lines += ["", "![\(study.title)](\(f))", "",
+                      "Figure: \(Gnuplot.errorBarConvention); re-render with `gnuplot \((f as NSString).deletingPathExtension).gp` in this folder."]
+        }
         if !outcome.dataFiles.isEmpty { lines += ["", "Data: " + outcome.dataFiles.map { "`\($0)`" }.joined(separator: ", ") + ", `checks.csv`."] }
         if !outcome.notes.isEmpty { lines += [""] + outcome.notes.map { "- \($0)" } }
         return lines.joined(separator: "\n") + "\n"

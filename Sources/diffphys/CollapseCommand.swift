@@ -108,25 +108,28 @@ struct CollapseCommand: ParsableCommand {
             let all = try law.sample(n: data.n + fresh, seed: dataOptions.seed)
             freshPoints = all.points.rows(data.n..<(data.n + fresh))
         }
-        let total = grid.count + (trajectories > 0 ? 1 : 0) + (clones > 0 ? 1 : 0)
-        let progress = ProgressReporter("collapse", total: total, enabled: !output.json)
+        let inside = grid.filter { $0 > tMin && $0 < horizon }
+        let cost = CollapseCost(n: data.n, d: data.d, times: grid.count, samples: samples, fresh: freshPoints != nil,
+                                trajectories: trajectories, clones: clones, branchTimes: inside.count, steps: steps,
+                                fitSamples: fitSamples > 0 && data.classes.count >= 2 ? fitSamples : 0)
+        let progress = ProgressReporter("collapse", cost: cost.total, enabled: output.showProgress)
         let measurement = CollapseMeasurement(score: score, threads: threadOptions.count)
         let curve = try measurement.curve(times: grid, samples: samples, seed: dataOptions.seed, fresh: freshPoints,
-                                          predictions: pred, progress: progress)
-        let measured = try measurement.measuredTimes(curve: curve, samples: samples, seed: dataOptions.seed, fresh: freshPoints)
+                                          predictions: pred, progress: progress.stage(units: grid.count, cost: cost.curve))
+        let measured = try measurement.measuredTimes(curve: curve, samples: samples, seed: dataOptions.seed, fresh: freshPoints,
+                                                     progress: progress.stage(units: freshPoints == nil ? 3 : 4, cost: cost.solve))
         var traj: TrajectoryCollapseResult? = nil
         if trajectories > 0 {
             traj = try TrajectoryCollapse(score: score, settings: sde.settings, threads: threadOptions.count)
-                .run(trajectories: trajectories, seed: dataOptions.seed)
-            progress.advance()
+                .run(trajectories: trajectories, seed: dataOptions.seed,
+                     progress: progress.stage(units: trajectories, cost: cost.trajectories))
         }
         var phiC: [Double: MeanEstimate] = [:]
         if clones > 0 {
-            let inside = grid.filter { $0 > tMin && $0 < horizon }
             let est = try CloningExperiment(model: score, settings: sde.settings, threads: threadOptions.count)
-                .run(branchTimes: inside, pairs: clones, seed: dataOptions.seed)
+                .run(branchTimes: inside, pairs: clones, seed: dataOptions.seed,
+                     progress: progress.stage(units: inside.count, cost: cost.clones))
             for e in est { phiC[e.t] = e.sameComponent }
-            progress.advance()
         }
         var fitted: FittedCollapsePrediction? = nil
         if fitSamples > 0, data.classes.count >= 2 {
@@ -134,6 +137,7 @@ struct CollapseCommand: ParsableCommand {
             fitted = try FittedCollapsePrediction(mixture: mixture, n: data.n, times: grid, samples: fitSamples,
                                                   seed: dataOptions.seed, threads: threadOptions.count)
         }
+        progress.finish()
         let fittedCurve = Dictionary(uniqueKeysWithValues: (fitted?.curve ?? []).map { ($0.t, $0) })
         var tC: [String: Double] = ["spectrum": pred.tCSpectrum]
         var tCStderr: [String: Double] = [:]
@@ -242,31 +246,33 @@ struct CollapseCommand: ParsableCommand {
         }
         try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
         var lines = [
-            "set title \(Gnuplot.quote("\(out.data): collapse order parameters (alpha = \(String(format: "%.4g", out.alpha)))")) noenhanced",
-            "set xlabel 't (forward time)'", "set ylabel 'order parameter'", "set logscale x", "set key outside right",
+            "set title \(Gnuplot.quote(lines: [out.data, "collapse order parameters (α = \(String(format: "%.4g", out.alpha)); error bars ±1 SE)"])) noenhanced",
+            "set xlabel 't (forward time)'", "set ylabel 'E[Y2],  f^e/α,  P(argmax w = origin)'", "set logscale x", "set key below horizontal maxcols 2 font ',10'", "set xlabel offset 0,0.4",
             "set yrange [-0.05:1.1]",
         ]
-        let marks: [(String, String, String)] = [("gaussian", "t_C eq.10", "red"), ("spectrum", "t_C spectrum", "orange"),
-                                                  ("y2", "E[Y2]=1/2", "dark-green"), ("trajectory", "mean hat t_C", "purple"),
+        let marks: [(String, String, String)] = [("gaussian", "t_C eq. 10", "red"), ("spectrum", "t_C Gaussian spectrum", "orange"),
+                                                  ("y2", "t_C: E[Y2] = ½ (primary)", "dark-green"), ("trajectory", "mean per-trajectory t_C", "purple"),
                                                   ("fittedQDA", "t_C fitted QDA", "dark-orange")]
-        for (i, (key, label, colour)) in marks.enumerated() {
+        // Reference lines are keyed in the legend (outside the plot): close t_C values would overlap as labels.
+        var keyed: [String] = []
+        for (key, label, colour) in marks {
             if let v = out.tC[key] {
-                lines.append("set arrow from \(v), graph 0 to \(v), graph 1 nohead dt 2 lc rgb '\(colour)'")
-                lines.append("set label \(Gnuplot.quote(label)) at \(v), graph \(0.97 - 0.05 * Double(i)) offset 0.5,0 tc rgb '\(colour)' noenhanced")
+                lines.append("set arrow from \(v), graph 0 to \(v), graph 1 nohead dt 2 lw 1.5 lc rgb '\(colour)'")
+                keyed.append("1/0 with lines dt 2 lw 1.5 lc rgb '\(colour)' title \(Gnuplot.quote("\(label) = \(String(format: "%.3f", v))"))")
             }
         }
         var plots = [
             "'\(dat)' using 1:2:3 every ::1 with yerrorlines title 'E[Y2] planted' lc rgb 'dark-green'",
-            "'\(dat)' using 1:4:5 every ::1 with yerrorlines title 'f^e/alpha' lc rgb 'blue'",
+            "'\(dat)' using 1:4:5 every ::1 with yerrorlines title 'f^e/α' lc rgb 'blue'",
             "'\(dat)' using 1:11 every ::1 with linespoints title 'P(argmax w = origin)' lc rgb 'gray'",
         ]
-        if out.curve.contains(where: { $0.feRatioTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lw 2 dt 3 lc rgb 'blue' title 'max(0,f)/alpha theory'") }
+        if out.curve.contains(where: { $0.feRatioTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lw 2 dt 3 lc rgb 'blue' title 'theory: max(0, f)/α'") }
         if out.curve.contains(where: { $0.y2NonPlanted != nil }) { plots.append("'\(dat)' using 1:7 every ::1 with linespoints lc rgb 'brown' title 'E[Y2] non-planted'") }
-        if out.curve.contains(where: { $0.y2Rem != nil }) { plots.append("'\(dat)' using 1:8 every ::1 with lines lw 2 dt 3 lc rgb 'brown' title 'REM 1-lambda_c'") }
-        if out.curve.contains(where: { $0.feRatioFitted != nil }) { plots.append("'\(dat)' using 1:12:13 every ::1 with yerrorlines dt 4 lc rgb 'dark-orange' title 'f/alpha of the fitted QDA mixture'") }
-        if out.curve.contains(where: { $0.phiC != nil }) { plots.append("'\(dat)' using 1:9:10 every ::1 with yerrorbars pt 7 lc rgb 'black' title 'phi_C clones'") }
-        lines.append("plot " + plots.joined(separator: ", "))
-        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
+        if out.curve.contains(where: { $0.y2Rem != nil }) { plots.append("'\(dat)' using 1:8 every ::1 with lines lw 2 dt 3 lc rgb 'brown' title 'theory: REM non-planted 1 − λ_c'") }
+        if out.curve.contains(where: { $0.feRatioFitted != nil }) { plots.append("'\(dat)' using 1:12:13 every ::1 with yerrorlines dt 4 lc rgb 'dark-orange' title 'theory: f/α of the fitted QDA mixture (Monte Carlo)'") }
+        if out.curve.contains(where: { $0.phiC != nil }) { plots.append("'\(dat)' using 1:9:10 every ::1 with yerrorbars pt 7 lc rgb 'black' title 'φ_C clones'") }
+        lines.append("plot " + (plots + keyed).joined(separator: ", "))
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 1000, height: 760)
     }
 }
 
@@ -275,4 +281,26 @@ extension CollapseCommand: TimeGridDefaults, SampleCountDefaults {
     static let points = 20
     /// Forward samples per time (planted, and non-planted).
     static let samples = 2000
+}
+
+/// The relative cost of the parts of `collapse`, for a progress fraction and ETA weighted by the
+/// work left (ProgressReporter). Unit: one planted forward sample at one time. Factors measured as
+/// CPU time on gmm2 d = 256, n = 2000 (2000 samples): a fresh-origin sample ≈ 1 unit, one Brent
+/// crossing on the fixed planted sample set ≈ 125 levels (165 for the non-planted one), a
+/// backward-SDE step of one trajectory ≈ 8 units, a fitted-mixture Monte-Carlo sample at one time
+/// ≈ 1 + 40 d/n units.
+struct CollapseCost {
+    var curve, solve, trajectories, clones, fit: Double
+    var total: Double { curve + solve + trajectories + clones + fit }
+
+    init(n: Int, d: Int, times: Int, samples: Int, fresh: Bool, trajectories: Int, clones: Int, branchTimes: Int,
+         steps: Int, fitSamples: Int) {
+        curve = Double(times * samples) * (fresh ? 2 : 1)
+        // Brent crossings: E[Y2] = ½ and the two f^e levels, and the non-planted E[Y2] = ½.
+        solve = Double(samples) * (3 * 125 + (fresh ? 165 : 0))
+        self.trajectories = 8 * Double(trajectories * steps)
+        // A trunk to the last branch time and two clones per branch time, on average over half the grid.
+        self.clones = 8 * Double(clones * steps) * (1 + Double(branchTimes))
+        fit = Double(fitSamples * times) * (1 + 40 * Double(d) / Double(max(n, 1)))
+    }
 }

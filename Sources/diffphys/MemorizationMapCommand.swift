@@ -71,9 +71,10 @@ struct MemorizationMapCommand: ParsableCommand {
         fields["times"] = ts.map { CSVValue.number($0).text }.joined(separator: ",")
         fields["samples"] = "\(samples)"
         try RunManifest(fields).claim(directory: out, rowFiles: ["map.csv", "thresholds.csv"], fresh: fresh)
-        let progress = ProgressReporter("memorization-map", total: map.cells.count * ts.count, enabled: !output.json)
+        let progress = ProgressReporter("memorization-map", cost: map.progressCost, enabled: output.showProgress)
         let rows = try map.run(csvPath: csvPath, stopAfter: stopAfter, progress: progress)
-        let thresholds = try map.solvedThresholds(rows)
+        let thresholds = try map.solvedThresholds(rows, progress: progress)
+        progress.finish()
         var table = CSVTable(header: ["n", "d", "alpha", "tCY2", "tCY2Stderr", "tCEntropy10", "tCGaussian", "tCSpectrum", "tS"])
         for h in thresholds {
             table.append([.integer(h.n), .integer(h.d), .number(h.alpha), .number(h.measured?.t ?? .nan),
@@ -110,15 +111,22 @@ struct MemorizationMapCommand: ParsableCommand {
         let alphas = rows.map(\.alpha).filter { $0 > 0 }
         let aMin = (alphas.min() ?? 0.01) / 1.5, aMax = (alphas.max() ?? 1) * 1.5
         let tMax = (rows.map(\.t).max() ?? 3) * 1.2, tMin = (rows.map(\.t).min() ?? 0.01) / 1.2
+        // The title names the swept n and d (not the spec's single d), and both log axes get
+        // 1-2-5 ticks inside their (often narrow) ranges.
+        func values(_ v: [Int]) -> String { let u = Array(Set(v)).sorted(); return u.count == 1 ? "= \(u[0])" : "∈ {" + u.map(String.init).joined(separator: ", ") + "}" }
+        let family = spec.description.split(separator: ":").first.map(String.init) ?? "\(spec)"
         var lines = [
-            "set title \(Gnuplot.quote("\(spec): memorisation map (colour = measured planted E[Y2])")) noenhanced",
-            "set xlabel 'alpha = ln n / d'", "set ylabel 't (forward time)'", "set logscale xy",
+            "set title \(Gnuplot.quote("\(family): memorisation map, n \(values(rows.map(\.n))), d \(values(rows.map(\.d))) (colour = measured planted E[Y2]; error bars ±1 SE)")) noenhanced",
+            "set xlabel 'α = ln n / d'", "set ylabel 't (forward time)'", "set logscale xy",
+            "set xtics (\(Gnuplot.logTicks(from: aMin, to: aMax).map { "'\(String(format: "%g", $0))' \($0)" }.joined(separator: ", ")))",
+            "set ytics (\(Gnuplot.logTicks(from: tMin, to: tMax).map { "'\(String(format: "%g", $0))' \($0)" }.joined(separator: ", ")))",
+            "set mxtics 10; set mytics 10; set grid xtics ytics lc rgb '#bbbbbb' lw 0.5",
             "set xrange [\(aMin):\(aMax)]", "set yrange [\(tMin):\(tMax)]", "set cbrange [0:1]", "set cblabel 'E[Y2]'",
-            "set palette defined (0 'white', 0.5 'orange', 1 'dark-red')", "set key outside top center horizontal",
+            "set palette defined (0 'white', 0.5 'orange', 1 'dark-red')", "set key below horizontal", "set xlabel offset 0,0.4",
             "set object 1 rectangle from graph 0,0 to graph 1,1 fc rgb '#dddddd' fs solid behind",
             "set samples 400",
         ]
-        var plots = ["'\(dat)' using 3:4:5 every ::1 with points pt 5 ps 2.5 lc palette title 'measured E[Y2](alpha, t)'"]
+        var plots = ["'\(dat)' using 3:4:5 every ::1 with points pt 5 ps 2.5 lc palette notitle"]
         var sigma2: Double? = nil
         switch spec {
         case .gaussian(_, _, let s), .gmm2(_, _, _, let s, _): sigma2 = s * s
@@ -126,13 +134,14 @@ struct MemorizationMapCommand: ParsableCommand {
         }
         if let s2 = sigma2, s2 > 0 {
             lines.append("tc(a) = 0.5*log(1 + \(s2)/(exp(2*a) - 1))")
-            plots.append("tc(x) with lines lw 2 lc rgb 'black' title 't_C(alpha), eq. 10'")
+            plots.append("tc(x) with lines lw 2 lc rgb 'black' title 'theory: t_C(α), eq. 10'")
         } else {
-            plots.append("'\(thr)' using 3:8 every ::1 with points pt 6 ps 1.5 lc rgb 'black' title 't_C Gaussian-spectrum bound'")
+            plots.append("'\(thr)' using 3:8 every ::1 with points pt 6 ps 1.5 lc rgb 'black' title 'theory: t_C Gaussian-spectrum bound'")
         }
         plots.append("'\(thr)' using 3:4:5 every ::1 with yerrorbars pt 7 lc rgb 'blue' title 'measured t_C (E[Y2] = 1/2)'")
         if case .gaussian = spec {} else {
-            plots.append("'\(thr)' using 3:9 every ::1 with points pt 9 ps 1.5 lc rgb 'dark-green' title 't_S = (1/2) ln Lambda'")
+            // Column 9 (tS) holds ½ ln Λ; the figure draws the primary t_S = ½ ln(1 + Λ) = ½ ln(1 + e^{2 tS}).
+            plots.append("'\(thr)' using 3:(0.5*log(1+exp(2*$9))) every ::1 with points pt 9 ps 1.5 lc rgb 'dark-green' title 't_S = ½ ln(1 + Λ)'")
         }
         lines.append("plot " + plots.joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 1000, height: 700)

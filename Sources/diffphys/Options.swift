@@ -47,10 +47,22 @@ struct JSONOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @OptionGroup var format: JSONOptions
 
-    @Option(help: "Write a figure (PNG, through gnuplot) to this path (default: no figure).")
+    @Option(help: "Write a figure to this path, through gnuplot: .png, .pdf or .svg, the format chosen by the extension (default: no figure).")
     var plot: String?
 
+    @Flag(help: "No progress lines on stderr (default: progress with an ETA on stderr for runs over 2 s; --json also silences it).")
+    var quiet = false
+
     var json: Bool { format.json }
+
+    /// Progress on stderr unless --quiet or --json.
+    var showProgress: Bool { !quiet && !format.json }
+
+    func validate() throws {
+        if let plot, !["png", "pdf", "svg"].contains((plot as NSString).pathExtension.lowercased()) {
+            throw ValidationError("--plot must end in .png, .pdf or .svg (the extension chooses the format), got \(plot)")
+        }
+    }
 }
 
 /// `--out FILE` for commands that write their samples to a table: .csv or .npy.

@@ -75,7 +75,9 @@ struct OverviewCommand: ParsableCommand {
         }
         let tLow = 0.02, tHigh = max(ts.drift, tC.values.max() ?? 1) + 1.5
         let times = (0..<points).map { tLow * pow(tHigh / tLow, Double($0) / Double(points - 1)) }
-        let progress = ProgressReporter("overview", total: times.count, enabled: !output.json)
+        // Progress in forward-sample levels: the curve, then two Brent solves on the fixed sample set,
+        // each measured to cost about 125 levels of the curve (CollapseCost in CollapseCommand.swift).
+        let progress = ProgressReporter("overview", cost: Double(times.count + 250), enabled: output.showProgress)
         let estimates = try ForwardSampling(score: score, threads: threadOptions.count)
             .estimate(times: times, samples: samples, seed: dataOptions.seed, progress: progress)
         let rows = estimates.map { e in
@@ -86,11 +88,13 @@ struct OverviewCommand: ParsableCommand {
         let sampling = ForwardSampling(score: score, threads: threadOptions.count)
         let y2Cross = try sampling.solveCrossing(level: 0.5, grid: times, samples: samples, seed: dataOptions.seed) { $0.y2 }
             ?? LevelCrossing.find(times: times, values: rows.map(\.y2), errors: rows.map(\.y2Stderr), level: 0.5)
+        progress.advance(cost: 125)
         var phiCross: LevelCrossing? = nil
         if data.labels != nil, score.classCount >= 2 {
             phiCross = try sampling.solveCrossing(level: threshold, grid: times, samples: samples, seed: dataOptions.seed) { $0.classAgreement }
                 ?? LevelCrossing.find(times: times, values: rows.map { $0.phi ?? .nan }, errors: rows.map { $0.phiStderr ?? 0 }, level: threshold)
         }
+        progress.finish()
         let out = Output(data: spec.description, n: data.n, d: data.d, alpha: CollapseTheory.alpha(n: n, d: d),
                          lambda: spectrum.lambda, lambdaPopulation: lambdaPopulation, tS: ts, tC: tC,
                          tCMeasuredY2: y2Cross?.t, tCMeasuredY2Stderr: y2Cross?.standardError,
@@ -126,19 +130,24 @@ struct OverviewCommand: ParsableCommand {
         for r in out.curve { table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.phi ?? .nan), .number(r.phiStderr ?? .nan), .number(r.phiTheory ?? .nan)]) }
         try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
         var lines = [
-            "set title \(Gnuplot.quote("\(out.data): E[Y2] and phi vs forward time")) noenhanced",
-            "set xlabel 't (forward time)'", "set ylabel 'value'", "set logscale x", "set key outside right",
-            "set yrange [0:1.05]",
-            "set arrow from \(out.tS.paper), graph 0 to \(out.tS.paper), graph 1 nohead dt 2 lc rgb 'blue'",
-            "set label 't_S' at \(out.tS.paper), graph 0.95 tc rgb 'blue'",
+            "set title \(Gnuplot.quote(lines: [out.data, "E[Y2] and φ vs forward time (error bars ±1 SE)"])) noenhanced",
+            "set xlabel 't (forward time)'", "set ylabel 'E[Y2] (same training point),  φ (same class)'", "set logscale x",
+            "set key bottom left", "set yrange [0:1.05]",
         ]
-        if let tc = out.tC["gaussian"] ?? out.tC["spectrum"] {
-            lines += ["set arrow from \(tc), graph 0 to \(tc), graph 1 nohead dt 2 lc rgb 'red'", "set label 't_C' at \(tc), graph 0.9 tc rgb 'red'"]
+        // Reference lines keyed in the legend with their values (t_C and t_S can be close).
+        var keyed: [(setup: String, series: String)] = [
+            Gnuplot.keyedVerticalLine(at: out.tS.curvature, label: "t_S = ½ ln(1+Λ) = \(String(format: "%.3f", out.tS.curvature))", colour: "blue", tag: 1)]
+        if let tc = out.tC["gaussian"] {
+            keyed.append(Gnuplot.keyedVerticalLine(at: tc, label: "t_C eq. 10 = \(String(format: "%.3f", tc))", colour: "red", tag: 2))
+        } else if let tc = out.tC["spectrum"] {
+            keyed.append(Gnuplot.keyedVerticalLine(at: tc, label: "t_C Gaussian spectrum = \(String(format: "%.3f", tc))", colour: "red", tag: 2))
         }
-        var plots = ["'\(dat)' using 1:2:3 every ::1 with yerrorlines title 'E[Y2] measured' lc rgb 'red'"]
-        if out.curve.contains(where: { $0.phi != nil }) { plots.append("'\(dat)' using 1:4:5 every ::1 with yerrorlines title 'phi (Rao-Blackwell)' lc rgb 'blue'") }
-        if out.curve.contains(where: { $0.phiTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lc rgb 'black' lw 2 dashtype 3 title 'phi theory (GMM, exact d)'") }
-        lines.append("plot " + plots.joined(separator: ", "))
+        lines += keyed.map(\.setup)
+        var plots = ["'\(dat)' using 1:2:3 every ::1 with yerrorlines pt 7 ps 0.6 lc rgb 'red' title 'E[Y2] measured'"]
+        if out.curve.contains(where: { $0.phi != nil }) { plots.append("'\(dat)' using 1:4:5 every ::1 with yerrorlines pt 5 ps 0.6 lc rgb 'blue' title 'φ measured (Rao–Blackwell)'") }
+        // The theory is drawn last, on top of the data.
+        if out.curve.contains(where: { $0.phiTheory != nil }) { plots.append("'\(dat)' using 1:6 every ::1 with lines lc rgb 'black' lw 2 title 'theory: φ(t), two-class mixture, exact d'") }
+        lines.append("plot " + (plots + keyed.map(\.series)).joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)
     }
 }

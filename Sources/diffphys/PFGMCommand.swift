@@ -89,7 +89,7 @@ struct PFGMSample: ParsableCommand {
             startSpec = .prior(count: count, noise: noise)
         }
         let method: PoissonFlowIntegrator = integrator == .heun ? .heunEDM(steps: steps) : .adaptive(relativeTolerance: rtol, absoluteTolerance: rtol)
-        let progress = ProgressReporter("pfgm sample", total: startSpec.countForProgress, enabled: !output.json)
+        let progress = ProgressReporter("pfgm sample", total: startSpec.countForProgress, enabled: output.showProgress)
         let run = try PoissonFlowSampler(model: model, integrator: method, threads: threadOptions.count)
             .run(sigmaMax: sigmaMax, sigmaMin: sigmaMin, start: startSpec, seed: dataOptions.seed, denoise: !noDenoise, progress: progress)
         let nn = NearestNeighbours.find(samples: run.samples, points: data.points)
@@ -238,7 +238,7 @@ struct PFGMCollapse: ParsableCommand {
 
     func run() throws {
         let data = try dataOptions.dataset()
-        let rows = try runLevels(opts, data: data, seed: dataOptions.seed, threads: threadOptions.count, clock: !noClock, quiet: output.json)
+        let rows = try runLevels(opts, data: data, seed: dataOptions.seed, threads: threadOptions.count, clock: !noClock, quiet: !output.showProgress)
         if let plot = output.plot { try plotCurves(rows, keyPath: \.collapseFractionOptional, label: "C_D(sigma)", to: plot) }
         if output.json { print(try JSONOutput.encode(rows)); return }
         print("data \(try dataOptions.spec())  n = \(data.n), N = \(data.d)")
@@ -274,7 +274,7 @@ struct PFGMSpeciation: ParsableCommand {
     func run() throws {
         let data = try dataOptions.dataset()
         guard let labels = data.labels, Set(labels).count >= 2 else { throw ValidationError("speciation needs labelled data with ≥ 2 classes") }
-        let rows = try runLevels(opts, data: data, seed: dataOptions.seed, threads: threadOptions.count, clock: false, quiet: output.json)
+        let rows = try runLevels(opts, data: data, seed: dataOptions.seed, threads: threadOptions.count, clock: false, quiet: !output.showProgress)
         if let plot = output.plot { try plotCurves(rows, keyPath: \.classAgreement, label: "phi(sigma)", to: plot) }
         if output.json { print(try JSONOutput.encode(rows)); return }
         print("data \(try dataOptions.spec())  n = \(data.n), N = \(data.d)")

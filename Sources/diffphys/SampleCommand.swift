@@ -19,6 +19,7 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var sde: SDEOptions
     @OptionGroup var file: SampleFileOptions
     @OptionGroup var format: JSONOptions
+    @Flag(help: "No progress lines on stderr (default: progress with an ETA on stderr for runs over 2 s; --json also silences it).") var quiet = false
     @Option(parsing: .unconditional, help: "Number of samples.") var count = 16
     @Option(help: "sde or ode.") var sampler: SamplerKind = .sde
     @Option(help: "Final step at t_min: draw (posterior sample), mean (Tweedie), none.") var final: FinalStep = .posteriorDraw
@@ -53,7 +54,7 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let spec = try dataOptions.spec()
         let choice = try ModelChoice(spec: spec, seed: dataOptions.seed)
-        let progress = ProgressReporter("sample", total: count, enabled: !json)
+        let progress = ProgressReporter("sample", total: count, enabled: !json && !quiet)
         let result = try generate(choice.model, progress: progress)
         var neighbours: [NeighbourReport]? = nil
         if case .empirical(_, let data) = choice {

@@ -125,7 +125,7 @@ struct SpeciationCommand: ParsableCommand {
         let grid = timeGrid.times?.values ?? SpeciationMeasurement.autoTimes(prediction, count: timeGrid.points)
         let tMin = sde.tMin, steps = sde.steps, scheme = sde.scheme
         let estimators = estimator.set
-        let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: !output.json)
+        let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: output.showProgress)
         let result = try measurement.run(times: grid, count: pairs, estimators: estimators, threshold: threshold,
                                          seed: dataOptions.seed, progress: progress)
         var mixture: FittedGaussianMixture? = nil
@@ -217,7 +217,8 @@ struct SpeciationCommand: ParsableCommand {
             table.append(row)
         }
         try writeText("# " + table.text.replacingOccurrences(of: ",", with: " "), to: dat)
-        let tLo = max(1e-3, (out.phi.first?.t ?? 0) * 0.9), tHi = (out.phi.last?.t ?? 1) * 1.1
+        // The t range holds the measured times and both t_S lines (an --auto grid may end before ½ ln(1+Λ)).
+        let tLo = max(1e-3, min(out.phi.first?.t ?? 0, out.tS.paper) * 0.9), tHi = max(out.phi.last?.t ?? 1, out.tS.curvature) * 1.1
         let colours = ["clones": "dark-green", "rb": "blue", "uturn": "red"]
         var plots: [String] = []
         for (i, k) in keys.enumerated() where out.estimators[k] != nil {
@@ -227,31 +228,29 @@ struct SpeciationCommand: ParsableCommand {
             let tdat = base + "-theory.dat"
             let ts = (0...200).map { tLo + (tHi - tLo) * Double($0) / 200 }
             try writeText("# t phi_exact_two_class\n" + ts.map { "\($0) \(theory($0))" }.joined(separator: "\n") + "\n", to: tdat)
-            plots.insert("'\(tdat)' using 1:2 with lines lw 2 lc rgb 'black' title 'exact two-class phi(t)'", at: 0)
+            plots.insert("'\(tdat)' using 1:2 with lines lw 2 lc rgb 'black' title 'theory: exact two-class φ(t)'", at: 0)
         }
         if let fit = out.fitted {
             let fdat = base + "-fitted.dat"
             var rows = "# t phi_QDA stderr\n"
             for p in fit.qda { rows += "\(p.t) \(p.value) \(p.stderr)\n" }
             try writeText(rows, to: fdat)
-            plots.append("'\(fdat)' using 1:2:3 with yerrorlines dt 4 pt 6 lc rgb 'dark-orange' title 'fitted QDA (Monte Carlo, ±1 SE)'")
+            plots.append("'\(fdat)' using 1:2:3 with yerrorlines dt 4 pt 6 lc rgb 'dark-orange' title 'theory: fitted QDA mixture (Monte Carlo, ±1 SE)'")
             if let lda {
                 let ldat = base + "-lda.dat"
                 let ts = (0...200).map { tLo + (tHi - tLo) * Double($0) / 200 }
                 try writeText("# t phi_LDA\n" + ts.map { "\($0) \(lda($0))" }.joined(separator: "\n") + "\n", to: ldat)
-                plots.append("'\(ldat)' using 1:2 with lines lw 2 dt 2 lc rgb 'dark-cyan' title 'fitted LDA (closed form)'")
+                plots.append("'\(ldat)' using 1:2 with lines lw 2 dt 2 lc rgb 'dark-cyan' title 'theory: fitted LDA mixture (closed form)'")
             }
         }
-        plots.append("\(out.threshold) with lines dt 3 lc rgb 'gray40' title 'phi = \(out.threshold)'")
+        plots.append("\(out.threshold) with lines dt 3 lc rgb 'gray40' title 'φ = \(out.threshold)'")
         let lines = [
-            "set title \(Gnuplot.quote("\(out.data): speciation")) noenhanced",
-            "set xlabel 't (forward time)'", "set ylabel 'phi(t) = P(same class)'", "set key top right",
+            "set title \(Gnuplot.quote("\(out.data): speciation (error bars ±1 SE)")) noenhanced",
+            "set xlabel 't (forward time)'", "set ylabel 'φ(t) = P(same class)'", "set key top right",
             "set xrange [\(tLo):\(tHi)]",
             "set yrange [\(min(0.45, out.phiInfinity - 0.05)):1.02]",
-            "set arrow from \(out.tS.paper), graph 0 to \(out.tS.paper), graph 1 nohead dt 2 lc rgb 'purple'",
-            "set label 't_S = ½ln{/Symbol L}' at \(out.tS.paper), graph 0.45 offset 0.5,0 tc rgb 'purple'",
-            "set arrow from \(out.tS.curvature), graph 0 to \(out.tS.curvature), graph 1 nohead dt 2 lc rgb 'brown'",
-            "set label '½ln(1+{/Symbol L})' at \(out.tS.curvature), graph 0.38 offset 0.5,0 tc rgb 'brown'",
+            Gnuplot.verticalLine(at: out.tS.paper, label: "½ ln Λ (secondary)", colour: "purple", dashType: 3, inside: 0.04, tag: 1),
+            Gnuplot.verticalLine(at: out.tS.curvature, label: "t_S = ½ ln(1+Λ) (primary)", colour: "brown", inside: 0.04, tag: 2),
             "plot " + plots.joined(separator: ", "),
         ]
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png)

@@ -13,7 +13,7 @@ final class ReproduceTests: XCTestCase {
         XCTAssertEqual(list.status, 0, list.stderr)
         let names = list.stdout.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
         XCTAssertGreaterThanOrEqual(names.count, 2)
-        let r = try CLI.run(["reproduce", "all", "--quick", "--out", out, "--analyses", analyses],
+        let r = try CLI.run(["reproduce", "all", "--quick", "--out", out, "--analyses", analyses, "--figure-format", "png,pdf,svg"],
                             environment: ["DIFFPHYS_DATA": root.appendingPathComponent("Data").path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(r.stderr.lowercased().contains("gnuplot failed"), r.stderr)
@@ -29,6 +29,19 @@ final class ReproduceTests: XCTestCase {
                 XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(name)/\(png) is not a PNG")
             }
             XCTAssertTrue(files.contains { $0.hasSuffix(".csv") && $0 != "checks.csv" }, "\(name): no data CSV")
+            // Every figure in every requested format, with a .gp script that names no folder outside its own.
+            for gp in files.filter({ $0.hasSuffix(".gp") }) {
+                let stem = (gp as NSString).deletingPathExtension
+                for ext in ["png", "pdf", "svg"] { try FigureTests.checkFormat(dir + "/" + stem + "." + ext) }
+                let script = try String(contentsOfFile: dir + "/" + gp, encoding: .utf8)
+                XCTAssertFalse(script.contains(out), "\(name)/\(gp) names its folder: it would not re-render from there")
+                XCTAssertFalse(script.contains("3*$"), "\(name)/\(gp): error bars must be ±1 SE")
+                // A study that declares a prediction draws it as a theory series (the image grid of
+                // memorization-novelty predicts two fractions, reported in its table, not a curve).
+                if name != "memorization-novelty" {
+                    XCTAssertTrue(script.contains("title 'theory"), "\(name)/\(gp): no theory series")
+                }
+            }
             // The verdicts in report.md and checks.csv follow from the numbers: |measurement − prediction| ≤ tolerance.
             let report = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
             let rows = try String(contentsOfFile: dir + "/checks.csv", encoding: .utf8).split(separator: "\n").dropFirst()

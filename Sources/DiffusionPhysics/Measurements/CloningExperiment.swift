@@ -47,6 +47,14 @@ public struct CloningExperiment<Model: ScoreModel>: BackwardSDEExperiment {
         var state: SamplerStart = .prior(count: pairs)
         var segmentStart = horizon
         var results: [CloneEstimate] = []
+        // Progress: one unit per branch time, weighted by its steps (trunk segment + two clones to t_min).
+        var previous = horizon
+        let weights = times.map { t -> Double in
+            defer { previous = t }
+            let below = Double(grid.times.filter { $0 < t }.count), trunk = Double(grid.times.filter { $0 < previous && $0 >= t }.count)
+            return trunk + 2 * below + 1
+        }
+        let totalWeight = weights.reduce(0, +)
         for (k, t) in times.enumerated() {
             // Trunk segment: segmentStart → t.
             let trunkGrid = try TimeGrid(times: [segmentStart] + grid.times.filter { $0 < segmentStart && $0 > t } + [t])
@@ -71,7 +79,7 @@ public struct CloningExperiment<Model: ScoreModel>: BackwardSDEExperiment {
                 sameClass: model.classCount >= 2 ? .proportion(successes: sameClass, trials: pairs) : nil,
                 sameComponent: .proportion(successes: sameComponent, trials: pairs)))
             segmentStart = t
-            progress?.advance()
+            progress?.advance(cost: Double(K) * weights[k] / totalWeight)
         }
         return results.sorted { $0.t < $1.t }
     }

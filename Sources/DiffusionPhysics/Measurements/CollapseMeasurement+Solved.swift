@@ -26,16 +26,17 @@ extension CollapseMeasurement {
     /// brackets each root, so the times do not move with the grid; where a grid shows no bracket
     /// the interpolated value of `MeasuredCollapseTimes(curve:alpha:)` stays.
     public func measuredTimes(curve: [CollapseCurvePoint], samples: Int, seed: UInt64,
-                              fresh: Matrix<Double>? = nil) throws -> MeasuredCollapseTimes {
+                              fresh: Matrix<Double>? = nil, progress: ProgressReporter? = nil) throws -> MeasuredCollapseTimes {
         let alpha = CollapseTheory.alpha(n: Double(score.componentCount), d: Double(score.dimension))
         return try measuredTimes(grid: curve.map(\.t), samples: samples, seed: seed, fresh: fresh,
-                                 fallback: MeasuredCollapseTimes(curve: curve, alpha: alpha))
+                                 fallback: MeasuredCollapseTimes(curve: curve, alpha: alpha), progress: progress)
     }
 
     /// The same from the curve's times alone; `fallback` holds the values kept where `grid` shows
     /// no bracket (and decides whether the non-planted time is wanted).
+    /// `progress` advances one unit per crossing solved (three, and a fourth with `fresh`).
     public func measuredTimes(grid: [Double], samples: Int, seed: UInt64, fresh: Matrix<Double>? = nil,
-                              fallback: MeasuredCollapseTimes) throws -> MeasuredCollapseTimes {
+                              fallback: MeasuredCollapseTimes, progress: ProgressReporter? = nil) throws -> MeasuredCollapseTimes {
         let d = Double(score.dimension)
         let alpha = CollapseTheory.alpha(n: Double(score.componentCount), d: d)
         var times = fallback
@@ -43,16 +44,20 @@ extension CollapseMeasurement {
         if let c = try sampling.solveCrossing(level: 0.5, grid: grid, samples: samples, seed: seed, statistic: { $0.y2 }) {
             times.y2 = c
         }
+        progress?.advance()
         if alpha > 0 {
             let ratio: (ForwardSampleValues) -> [Double]? = { v in v.logWOrigin.map { $0.map { -$0 / (d * alpha) } } }
             if let c = try sampling.solveCrossing(level: 0.1, grid: grid, samples: samples, seed: seed, statistic: ratio) { times.entropy10 = c }
+            progress?.advance()
             if let c = try sampling.solveCrossing(level: 0.05, grid: grid, samples: samples, seed: seed, statistic: ratio) { times.entropy05 = c }
+            progress?.advance()
         }
         if let fresh {
             if let c = try sampling.solveCrossing(level: 0.5, grid: grid, samples: samples, origins: .fresh(fresh, labels: nil),
                                                   seed: seed, statistic: { $0.y2 }) {
                 times.y2NonPlanted = c
             }
+            progress?.advance()
         }
         return times
     }

@@ -163,15 +163,20 @@ public struct CollapseMeasurement: Sendable {
                       predictions: CollapsePredictions? = nil, progress: ProgressReporter? = nil) throws -> [CollapseCurvePoint] {
         guard !times.isEmpty else { throw ModelError("need at least one time") }
         var nonPlanted: [Double: MeanEstimate] = [:]
+        // Progress: `times.count` units in all; per time the fresh and the planted ensembles cost about
+        // the same (CPU time measured on gmm2 d = 256, n = 2000), half each.
+        let planted = fresh == nil ? 1.0 : 0.5
         if let fresh {
             let est = try ForwardSampling(score: score, threads: threads, chunkSize: chunkSize)
-                .estimate(times: times, samples: samples, origins: .fresh(fresh, labels: nil), seed: seed)
+                .estimate(times: times, samples: samples, origins: .fresh(fresh, labels: nil), seed: seed,
+                          progress: progress?.stage(units: times.count, cost: (1 - planted) * Double(times.count)))
             for e in est { nonPlanted[e.t] = e.y2 }
         }
         let d = Double(score.dimension)
         let alpha = CollapseTheory.alpha(n: Double(score.componentCount), d: d)
-        let planted = try plantedSamples(times: times, samples: samples, seed: seed, progress: progress)
-        return planted.enumerated().map { k, s in
+        let values = try plantedSamples(times: times, samples: samples, seed: seed,
+                                        progress: progress?.stage(units: times.count, cost: planted * Double(times.count)))
+        return values.enumerated().map { k, s in
             Self.summarise(s, dimension: score.dimension, alpha: alpha, resamples: bootstrapResamples,
                            seed: seed &+ UInt64(k), nonPlanted: nonPlanted[s.t], predictions: predictions)
         }

@@ -100,9 +100,8 @@ public struct ForwardSampling: Sendable {
     /// than means (bootstrap intervals, paired differences).
     public func sampleValues(times: [Double], samples: Int, origins: ForwardOrigins = .planted, seed: UInt64,
                              progress: ProgressReporter? = nil) throws -> [ForwardSampleValues] {
-        // Progress counts times (the callers' unit), reported when all are done.
-        let values = try ensemble(origins: origins).sampleValues(levels: times, samples: samples, seed: seed)
-        progress?.advance(times.count)
-        return values
+        // Progress counts times (the callers' unit); every time costs the same, advanced per chunk of samples.
+        let stage = progress?.stage(units: samples, cost: Double(times.count))
+        return try ensemble(origins: origins).sampleValues(levels: times, samples: samples, seed: seed, progress: stage)
     }
 }

@@ -108,6 +108,19 @@ public struct MemorizationMap: Sendable {
         self.seed = seed; self.threads = threads
     }
 
+    /// The cost of one row for progress (ProgressReporter): n·d per forward sample.
+    static func rowCost(n: Int, d: Int) -> Double { Double(n) * Double(d) }
+
+    /// The cost of solving one cell's thresholds, in rows: three Brent crossings (E[Y2] = ½, f^e/α =
+    /// 0.1, 0.05) of about 125 levels each on the fixed sample set (CPU time measured on gmm2).
+    static let solveRows = 375.0
+
+    /// The total cost of the sweep and its solved thresholds for progress: Σ over cells of
+    /// (times + `solveRows`) · n·d (d from the spec when not swept).
+    public var progressCost: Double {
+        cells.reduce(0.0) { $0 + (Double(times.count) + Self.solveRows) * Self.rowCost(n: $1.n, d: $1.d ?? spec.dimensionHint ?? 1) }
+    }
+
     /// The (n, d) cells in run order.
     public var cells: [(n: Int, d: Int?)] {
         ns.flatMap { n in (ds.map { $0.map(Optional.some) } ?? [nil]).map { (n: n, d: $0) } }
@@ -141,7 +154,8 @@ public struct MemorizationMap: Sendable {
         // A row is identified by (n, d, t) through its exact text.
         var done = Set(csv.existingRows.map { "\($0[0]),\($0[1]),\($0[3])" })
         var written = 0
-        progress?.advance(rows.count)
+        // Progress in posterior evaluations (n·d per sample): a row of a large cell costs more.
+        for r in rows { progress?.advance(cost: Self.rowCost(n: r.n, d: r.d)) }
         for cell in cells {
             let dKey = cell.d ?? spec.dimensionHint
             let pending = times.filter { t in !done.contains("\(cell.n),\(dKey.map(String.init) ?? "?"),\(CSVValue.number(t).text)") }
@@ -164,7 +178,7 @@ public struct MemorizationMap: Sendable {
                 rows.append(row)
                 done.insert(key)
                 written += 1
-                progress?.advance()
+                progress?.advance(cost: Self.rowCost(n: data.n, d: data.d))
             }
         }
         return rows
@@ -175,8 +189,9 @@ public struct MemorizationMap: Sendable {
     /// is found by Brent on the rows' own samples, bracketed by the cell's times
     /// (`CollapseMeasurement.measuredTimes`). Equal to `diffphys collapse`'s value for the same
     /// data, samples and seed; interpolated values remain where a cell's times show no bracket.
-    public func solvedThresholds(_ rows: [MemorizationMapRow]) throws -> [MemorizationThreshold] {
+    public func solvedThresholds(_ rows: [MemorizationMapRow], progress: ProgressReporter? = nil) throws -> [MemorizationThreshold] {
         try Self.thresholds(rows).map { h in
+            defer { progress?.advance(cost: Self.solveRows * Self.rowCost(n: h.n, d: h.d)) }
             let g = rows.filter { $0.n == h.n && $0.d == h.d }.sorted { $0.t < $1.t }
             let (_, data) = try dataset(n: h.n, d: spec.dimensionHint == nil ? nil : h.d)
             let measurement = CollapseMeasurement(score: try EmpiricalScore(data), threads: threads)

@@ -199,7 +199,14 @@ public struct SpeciationMeasurement: Sendable {
         }
         var curves: [SpeciationEstimator: [PhiPoint]] = [:]
         var sameComponent: [PhiPoint]? = nil
+        // Progress: `times.count` units per estimator in all, shared by cost — a clone pair runs a
+        // trunk and two clones over the grid, a U-turn one run below t, a forward sample one level.
+        let steps = Double(sde.steps)
+        let weight: [SpeciationEstimator: Double] = [.clones: 2 * steps + 1, .uturn: steps, .rb: 1]
+        let totalWeight = estimators.reduce(0.0) { $0 + weight[$1]! }
         for estimator in estimators.sorted() {
+            let progress = progress?.stage(units: sorted.count,
+                                           cost: Double(times.count * estimators.count) * weight[estimator]! / totalWeight)
             switch estimator {
             case .clones:
                 let r: [CloneEstimate]

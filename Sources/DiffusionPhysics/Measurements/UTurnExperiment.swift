@@ -121,6 +121,9 @@ public struct UTurnExperiment<Model: ScoreModel>: BackwardSDEExperiment {
         let draws = (0..<samples).map { origins.draw($0, seed: seed, dimension: d) }
         let sde = BackwardSDE(model: model, scheme: settings.scheme, finalStep: .posteriorDraw, threads: threads)
         var results: [UTurnEstimate] = []
+        // Progress: one unit per time, weighted by its steps below t.
+        let weights = times.map { t in Double(grid.times.filter { $0 < t }.count) + 1 }
+        let totalWeight = weights.reduce(0, +)
         for (k, t) in times.enumerated() {
             let start = origins.noised(draws[...], t: t)
             let ids = try StreamPlan.ids(.uTurnBackward, count: samples, stride: K, offset: k)
@@ -134,7 +137,7 @@ public struct UTurnExperiment<Model: ScoreModel>: BackwardSDEExperiment {
             results.append(UTurnEstimate(t: t, samples: samples,
                                          sameClass: .proportion(successes: sameClass, trials: samples),
                                          sameComponent: .proportion(successes: sameComponent, trials: samples)))
-            progress?.advance()
+            progress?.advance(cost: Double(K) * weights[k] / totalWeight)
         }
         return results
     }

@@ -68,22 +68,23 @@ public enum CollapseGMMStudy: StudyKind {
         var plots: [String] = [], arrows: [String] = []
         for (i, d) in ds.enumerated() {
             let c = colors[i % colors.count]
-            plots.append("'\(context.path("fe.csv"))' every ::1 using ($1==\(d)?$2:1/0):3:(3*$4) with yerrorbars pt 7 ps 0.6 lc rgb '\(c)' title 'measured d = \(d) (3 SE)'")
-            plots.append("'\(context.path("theory.csv"))' every ::1 using 1:\(2 + 2 * i) with lines lc rgb '\(c)' title 'asymptotic'")
-            plots.append("'' every ::1 using 1:\(3 + 2 * i) with lines dt 3 lw 2 lc rgb '\(c)' title 'exact finite d'")
-            arrows.append("set arrow from \(tCs[d]!), graph 0 to \(tCs[d]!), graph 1 nohead dt 2 lc rgb '\(c)'")
+            plots.append("'\(context.path("fe.csv"))' every ::1 using ($1==\(d)?$2:1/0):3:4 with yerrorbars pt 7 ps 0.6 lc rgb '\(c)' title 'measured, d = \(d) (±1 SE)'")
+            plots.append("'\(context.path("theory.csv"))' every ::1 using 1:\(2 + 2 * i) with lines lc rgb '\(c)' title 'theory: asymptotic, d = \(d)'")
+            plots.append("'' every ::1 using 1:\(3 + 2 * i) with lines dt 3 lw 2 lc rgb '\(c)' title 'theory: exact finite d, d = \(d)'")
+            let line = Gnuplot.keyedVerticalLine(at: tCs[d]!, label: "t_C eq. 10 = \(String(format: "%.3f", tCs[d]!)), d = \(d)", colour: c, tag: i + 1)
+            arrows.append(line.setup)
+            plots.append(line.series)
         }
         let script = """
         set datafile separator ','
-        set title 'Collapse: excess entropy f^e/alpha, two-class mixture, n = \(n), exact empirical score'
-        set xlabel 't (forward time)'; set ylabel 'f^e(t) / alpha'
-        set yrange [-0.05:1.05]; set key bottom right
+        set title 'Collapse: excess entropy f^e/α, two-class mixture, n = \(n), exact empirical score'
+        set xlabel 't (forward time)'; set ylabel 'f^e(t) / α'
+        set yrange [-0.05:1.05]; set key outside right vertical font ',10'
         \(arrows.joined(separator: "\n"))
         plot \(plots.joined(separator: ", "))
         """
-        try Gnuplot.render(script: script, to: context.path("collapse-gmm.png"))
-        outcome.figure = "collapse-gmm.png"
-        outcome.notes = ["f^e = −(1/d) E ln w_origin over \(samples) planted forward samples per time (Docs/Theory.md §3.3; same expectation as the paper's entropy estimator, smaller variance). Dashed verticals: t_C of eq. 10.",
+        outcome.figure = try context.figure("collapse-gmm", script: script, width: 1100, height: 600)
+        outcome.notes = ["f^e = −(1/d) E ln w_origin over \(samples) planted forward samples per time (Docs/Theory.md §3.3; same expectation as the paper's entropy estimator, smaller variance). Dashed verticals: t_C of eq. 10; \(Gnuplot.errorBarConvention).",
                          "The exact finite-d population curve includes the cluster-mixing entropy (α → α − ln2/d at separation) and the finite-d crossover smooths the measured curve around t_C (Docs/Theory.md §6)."]
         return outcome
     }

@@ -22,16 +22,21 @@ public enum CollapseRealStudy: StudyKind {
         let predictions = try CollapsePredictions(spec: spec, data: data)
         let branch = try p.numbers("branchTimes"), samples = try p.integer("samples")
         let times = Array(Set(try p.numbers("times") + branch)).sorted()
-        let progress = context.progress("collapse-real", total: times.count + branch.count)
-        let curve = try CollapseMeasurement(score: score, threads: context.threads)
-            .curve(times: times, samples: samples, seed: context.seed, predictions: predictions, progress: progress)
-        let measured = MeasuredCollapseTimes(curve: curve, alpha: predictions.alpha)
         let horizon = try p.number("T"), tMin = try p.number("tMin"), steps = try p.integer("steps")
+        let pairs = try p.integer("pairs"), trajectoryCount = try p.integer("trajectories")
+        // Progress weighted by cost in posterior evaluations: forward samples × times, clone pairs ×
+        // steps × (trunk + branch times), trajectories × steps.
+        let costs = [Double(samples * times.count), Double(pairs * steps * (1 + branch.count)), Double(trajectoryCount * steps)]
+        let progress = ProgressReporter("collapse-real", cost: costs.reduce(0, +), enabled: context.showProgress)
+        let curve = try CollapseMeasurement(score: score, threads: context.threads)
+            .curve(times: times, samples: samples, seed: context.seed, predictions: predictions,
+                   progress: progress.stage(units: times.count, cost: costs[0]))
+        let measured = MeasuredCollapseTimes(curve: curve, alpha: predictions.alpha)
         let sde = SDESettings(horizon: horizon, tMin: tMin, steps: steps)
         let clones = try CloningExperiment(model: score, settings: sde, threads: context.threads)
-            .run(branchTimes: branch, pairs: try p.integer("pairs"), seed: context.seed, progress: progress)
+            .run(branchTimes: branch, pairs: pairs, seed: context.seed, progress: progress.stage(units: branch.count, cost: costs[1]))
         let trajectories = try TrajectoryCollapse(score: score, settings: sde, threads: context.threads)
-            .run(trajectories: try p.integer("trajectories"), seed: context.seed)
+            .run(trajectories: trajectoryCount, seed: context.seed, progress: progress.stage(units: trajectoryCount, cost: costs[2]))
         var table = CSVTable(header: ["t", "y2", "y2Stderr", "fe_over_alpha", "feStderr_over_alpha", "argmaxIsOrigin"])
         for c in curve {
             table.append([.number(c.t), .number(c.y2.mean), .number(c.y2.standardError), .number(c.feRatio),
@@ -63,25 +68,39 @@ public enum CollapseRealStudy: StudyKind {
                                          measurement: trajectories.mean.mean, standardError: trajectories.mean.standardError,
                                          tolerance: try p.tolerance("bound"), relation: .atMost))
         let tc = predictions.tCSpectrum, mean = trajectories.mean.mean
+        // Theory curve: f/α of one Gaussian with the data covariance (the Gaussian-spectrum entropy
+        // criterion, clipped at 0): 1 − Σ_i ln(1 + λ_i e^{−2t}/Δ_t) / (2 ln n) (Docs/Theory.md §3.2).
+        let eigenvalues = try DataSpectrum(points: data.points).eigenvalues.filter { $0 > 0 }
+        var theory = CSVTable(header: ["t", "feOverAlphaSpectrum"])
+        let tLo = times.first!, tHi = times.last!
+        for i in 0...200 {
+            let t = tLo * pow(tHi / tLo, Double(i) / 200)
+            let deficit = eigenvalues.reduce(0.0) { $0 + log1p($1 / expm1(2 * t)) }
+            theory.append([.number(t), .number(max(0, 1 - deficit / (2 * log(Double(data.n)))))])
+        }
+        try theory.write(to: context.path("theory.csv"))
+        outcome.dataFiles.append("theory.csv")
+        let bound = Gnuplot.keyedVerticalLine(at: tc, label: "t_C Gaussian-spectrum bound", colour: "black", tag: 1)
+        let meanLine = Gnuplot.keyedVerticalLine(at: mean, label: "mean per-trajectory t_C", colour: "#cc2222", dashType: 3, tag: 2)
+        let refs = bound.setup + "\n" + meanLine.setup, keyed = bound.series + ", " + meanLine.series
         let script = """
-        set multiplot layout 1,3 title 'Collapse on \(spec) (n = \(data.n), d = \(data.d), alpha = \(String(format: "%.4f", predictions.alpha)))' noenhanced
+        set multiplot layout 1,3 title 'Collapse on \(spec) (n = \(data.n), d = \(data.d), α = \(String(format: "%.4f", predictions.alpha))); error bars ±1 SE' noenhanced
         set datafile separator ','
-        set xlabel 't (forward time)'; set ylabel 'probability'; set key bottom right; set yrange [0:1.05]
-        set arrow 1 from \(tc), graph 0 to \(tc), graph 1 nohead dt 2 lc rgb 'black'
-        set arrow 2 from \(mean), graph 0 to \(mean), graph 1 nohead dt 3 lc rgb 'red'
-        set title 'phi_C (clones) and E[Y2] (forward)'
-        plot '\(context.path("clones.csv"))' every ::1 using 1:2:(3*$3) with yerrorbars pt 7 lc rgb '#cc2222' title 'phi_C, clone pairs (3 SE)', \\
-             '\(context.path("curve.csv"))' every ::1 using 1:2:(3*$3) with yerrorlines lc rgb '#2244cc' title 'E[Y2], planted forward'
+        set xlabel 't (forward time)'; set ylabel 'probability'; set key top right; set yrange [0:1.05]
+        \(refs)
+        set title 'φ_C (clones) and E[Y2] (forward)'
+        plot '\(context.path("clones.csv"))' every ::1 using 1:2:3 with yerrorbars pt 7 lc rgb '#cc2222' title 'φ_C, clone pairs', \\
+             '\(context.path("curve.csv"))' every ::1 using 1:2:3 with yerrorlines pt 5 ps 0.6 lc rgb '#2244cc' title 'E[Y2], planted forward', \(keyed)
         set title 'Per-trajectory collapse times'; set ylabel 'trajectories'; set autoscale y; set style fill solid 0.5; set key top right
-        plot '\(context.path("collapse-times.csv"))' every ::1 using 1:2 with boxes lc rgb '#888888' title 'hat t_C (mean: red)'
-        set title 'Excess entropy'; set ylabel 'f^e / alpha'; set yrange [-0.05:1.05]
-        plot '\(context.path("curve.csv"))' every ::1 using 1:4:(3*$5) with yerrorlines lc rgb '#229944' title 'f^e/alpha (3 SE)'
+        plot '\(context.path("collapse-times.csv"))' every ::1 using 1:2 with boxes lc rgb '#888888' title 'per-trajectory t_C', \(keyed)
+        set title 'Excess entropy'; set ylabel 'f^e / α'; set yrange [-0.05:1.05]; set key top left
+        plot '\(context.path("curve.csv"))' every ::1 using 1:4:5 with yerrorlines pt 7 ps 0.6 lc rgb '#229944' title 'f^e/α measured', \\
+             '\(context.path("theory.csv"))' every ::1 using 1:2 with lines lw 2 lc rgb 'black' title 'theory: one Gaussian, data spectrum'
         unset multiplot
         """
-        try Gnuplot.render(script: script, to: context.path("collapse-real.png"), width: 1500, height: 520)
-        outcome.figure = "collapse-real.png"
+        outcome.figure = try context.figure("collapse-real", script: script, width: 1500, height: 540)
         outcome.notes += [
-            "Black dashed: Gaussian-spectrum t_C = \(String(format: "%.3f", tc)) (upper bound for real data, Docs/Theory.md §3.2). Red dotted: mean hat t_C = \(String(format: "%.3f ± %.3f", mean, trajectories.mean.standardError)) (median \(String(format: "%.3f", trajectories.median))).",
+            "Error bars: ±1 SE. Black line in the f^e/α panel: f/α of one Gaussian with the data covariance (the Gaussian-spectrum entropy criterion). Black dashed: Gaussian-spectrum t_C = \(String(format: "%.3f", tc)) (the entropy-criterion bound, Docs/Theory.md §3.2). Red dotted: mean hat t_C = \(String(format: "%.3f ± %.3f", mean, trajectories.mean.standardError)) (median \(String(format: "%.3f", trajectories.median))).",
             "Operational collapse times: E[Y2] = ½ at \(measured.y2.map { String(format: "%.3f", $0.t) } ?? "–"), f^e/α = 0.1 at \(measured.entropy10.map { String(format: "%.3f", $0.t) } ?? "–"), 0.05 at \(measured.entropy05.map { String(format: "%.3f", $0.t) } ?? "–").",
             "Endpoint memorisation (gap ratio < 1/3): " + trajectories.memorization.map { "\($0.samples) \(String(format: "%.3f", $0.fraction.mean))" }.joined(separator: ", ") + ".",
         ]
@@ -146,25 +165,25 @@ public enum CollapseRealStudy: StudyKind {
             let sel = "(strcol(1) eq '\(s.label)' ? $2 : 1/0)"
             return """
             set title '\(s.label)' noenhanced
-            plot '\(context.path("fitted-curves.csv"))' every ::1 using \(sel):5:6 with yerrorbars pt 7 ps 0.6 lc rgb '#2244cc' title 'f^e/alpha measured (exact empirical)', \\
+            plot '\(context.path("fitted-curves.csv"))' every ::1 using \(sel):5:6 with yerrorbars pt 7 ps 0.6 lc rgb '#2244cc' title 'f^e/α measured (exact empirical score)', \\
                  '' every ::1 using \(sel):3:4 with yerrorlines pt 5 ps 0.5 lc rgb '#229944' title 'E[Y2] measured', \\
-                 '' every ::1 using \(sel):7:8 with yerrorlines dt 4 pt 6 ps 0.6 lc rgb '#dd7700' title 'f/alpha, fitted QDA mixture'
+                 '' every ::1 using \(sel):7:8 with yerrorlines dt 4 pt 6 ps 0.6 lw 1.5 lc rgb '#dd7700' title 'theory: f/α of the fitted QDA mixture (Monte Carlo)'
             """
         }
         let columns = sources.count > 2 ? 2 : sources.count
         let layoutRows = (sources.count + columns - 1) / columns
         let script = """
         set datafile separator ','
-        set multiplot layout \(layoutRows),\(columns) title 'Collapse: measured f^e/alpha and E[Y2] vs the entropy criterion of Gaussian mixtures fitted to the classes'
-        set xlabel 't (forward time)'; set ylabel 'f / alpha,  E[Y2]'; set logscale x; set xrange [0.005:3]; set yrange [-0.3:1.1]
-        set key top left font ',8'
-        set arrow 1 from graph 0, first 0 to graph 1, first 0 nohead dt 3 lc rgb 'gray40'
+        set multiplot layout \(layoutRows),\(columns) title 'Collapse: measured f^e/α and E[Y2] vs the entropy criterion of Gaussian mixtures fitted to the classes (±1 SE)'
+        set xlabel 't (forward time)'; set ylabel 'f / α,  E[Y2]'; set logscale x; set xrange [0.005:3]; set yrange [-0.3:1.1]
+        set key below horizontal font ',9'
+        \(Gnuplot.horizontalLine(at: 0, label: "f = 0", tag: 1, labelX: 0.03, below: true).replacingOccurrences(of: " right offset", with: " left offset"))
         \(panels.joined(separator: "\n"))
         unset multiplot
         """
-        try Gnuplot.render(script: script, to: context.path("collapse-real-fitted.png"), width: 1300, height: 420 * layoutRows)
-        outcome.dataFiles.append("collapse-real-fitted.png")
-        outcome.notes.append("Collapse times for every pair (Docs/Theory.md §2.5, §3.1–3.2): the fitted mixture's t_C is the largest zero of f_fit(t) = α + ½ + ½ ln(2πΔ_t) − s_fit(t), Monte Carlo with common random numbers and Brent (the bracket [lower, upper] in fitted-summary.csv comes from 0 ≤ I(class; x_t) ≤ H(π) alone):\n\n" + rows.joined(separator: "\n") + "\n\n![fitted collapse](collapse-real-fitted.png)\n")
+        let fittedFigure = try context.figure("collapse-real-fitted", script: script, width: 1300, height: 470 * layoutRows)
+        outcome.dataFiles.append(fittedFigure)
+        outcome.notes.append("Collapse times for every pair (Docs/Theory.md §2.5, §3.1–3.2): the fitted mixture's t_C is the largest zero of f_fit(t) = α + ½ + ½ ln(2πΔ_t) − s_fit(t), Monte Carlo with common random numbers and Brent (the bracket [lower, upper] in fitted-summary.csv comes from 0 ≤ I(class; x_t) ≤ H(π) alone):\n\n" + rows.joined(separator: "\n") + "\n\n![fitted collapse](\(fittedFigure))\n")
         outcome.notes.append("These are empirical comparisons: t_C^{Y2} is a finite-d crossing (E[Y2] = ½) while the fitted and spectrum t_C are roots of the asymptotic entropy criterion, which differ by the crossover width even for exactly Gaussian data (Docs/Theory.md §3.4, §6). The fitted mixture has less entropy than one Gaussian of the same covariance, so its t_C lies below the spectrum bound; the non-Gaussianity column is the relative gap measured vs QDA.")
     }
 }

@@ -80,14 +80,13 @@ public enum MemorizationNoveltyStudy: StudyKind {
                                          measurement: large.fraction.fraction.mean, standardError: large.fraction.fraction.standardError,
                                          tolerance: try p.tolerance("novel")))
         let script = """
-        set title 'Memorisation (small n, t -> 0) vs novelty (large n, stopped above t_C): generated | 4 nearest training images' noenhanced
+        set title 'Memorisation (small n, t → 0) vs novelty (large n, stopped above t_C): generated | 4 nearest training images' noenhanced
         unset xtics; unset ytics; unset colorbox; unset key; set border 0
         set palette gray; set size ratio -1
         \(labels.joined(separator: "\n"))
         plot '\(context.path("grid.dat"))' using 1:2:3 with image
         """
-        try Gnuplot.render(script: script, to: context.path("memorization-novelty.png"), width: 900, height: max(500, 150 * rowIndex))
-        outcome.figure = "memorization-novelty.png"
+        outcome.figure = try context.figure("memorization-novelty", script: script, width: 900, height: max(500, 150 * rowIndex))
         for panel in panels {
             outcome.notes.append("\(panel.label): n = \(panel.data.n), Gaussian-spectrum t_C = \(String(format: "%.3f", panel.tC)); \(panel.fraction.samples): f_mem = \(String(format: "%.3f ± %.3f", panel.fraction.fraction.mean, panel.fraction.fraction.standardError)), mean nearest distance \(String(format: "%.3f", panel.fraction.nearestDistance.mean)), mean gap ratio \(String(format: "%.3f", panel.fraction.gapRatio.mean)).")
         }

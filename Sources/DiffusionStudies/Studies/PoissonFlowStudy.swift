@@ -49,26 +49,39 @@ public enum PoissonFlowStudy: StudyKind {
                                          measurement: small.sigmaCollapseHalf?.t ?? .nan, standardError: small.sigmaCollapseHalf?.standardError,
                                          tolerance: 0, relation: .atMost))
         let colors = ["#cc2222", "#dd8800", "#229944", "#2244cc", "#000000"]
+        // Theory: for D = ∞ (diffusion in VE variables, σ² = e^{2t} − 1) the population φ of the
+        // two-class mixture, φ(h) with h = d m̃²/(σ² + σ_c²), m̃ = σ_c = 1 (Docs/Theory.md §2.2).
+        var theory = CSVTable(header: ["sigma", "phiDiffusionPopulation"])
+        let sLo = sigmas.min()!, sHi = sigmas.max()!
+        for i in 0...200 {
+            let sigma = sLo * pow(sHi / sLo, Double(i) / 200)
+            theory.append([.number(sigma), .number(SpeciationTheory.phi(h: Double(d) / (sigma * sigma + 1)))])
+        }
+        try theory.write(to: context.path("theory.csv"))
+        outcome.dataFiles.append("theory.csv")
         // gnuplot reads "inf" as a string; select rows of D = ∞ by the non-numeric first column instead.
         let plotsPhi = Ds.enumerated().map { i, D -> String in
             let select = D.isFinite ? "(strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0)" : "(strcol(1) eq 'inf' ? $2 : 1/0)"
-            return "'\(context.path("marginals.csv"))' every ::1 using \(select):5:(3*$6) with yerrorlines lc rgb '\(colors[i % colors.count])' title 'D = \(D.isFinite ? String(format: "%g", D) : "inf (diffusion)")'"
+            return "'\(context.path("marginals.csv"))' every ::1 using \(select):5:6 with yerrorlines pt 7 ps 0.5 lc rgb '\(colors[i % colors.count])' title 'D = \(D.isFinite ? String(format: "%g", D) : "∞ (diffusion)")'"
         }.joined(separator: ", ")
-        let plotsCollapse = plotsPhi.replacingOccurrences(of: ":5:(3*$6)", with: ":3:(3*$4)")
+        let plotsCollapse = plotsPhi.replacingOccurrences(of: ":5:6 with", with: ":3:4 with")
+        let sigmaS = (Double(d) - 1).squareRoot()
+        let sigmaLine = Gnuplot.keyedVerticalLine(at: sigmaS, label: "σ_S = √(d m̃² − σ_c^2) = \(String(format: "%.2f", sigmaS))", colour: "gray30", tag: 2)
         let script = """
-        set multiplot layout 1,2 title 'Exact-empirical PFGM++ vs diffusion: two-class mixture d = \(d), n = \(n)'
+        set multiplot layout 1,2 title 'Exact-empirical PFGM++ vs diffusion: two-class mixture d = \(d), n = \(n) (error bars ±1 SE)'
         set datafile separator ','
-        set logscale x; set xlabel 'sigma (r = sigma sqrt(D))'; set key top right
-        set title 'Class agreement phi_D(sigma)'; set ylabel 'phi'; set yrange [0.45:1.02]
-        set arrow from graph 0, first 0.775 to graph 1, first 0.775 nohead dt 2
-        plot \(plotsPhi)
-        unset arrow
-        set title 'Collapse fraction C_D(sigma)'; set ylabel 'P(max w >= 0.99)'; set yrange [-0.02:1.02]
+        set logscale x; set xlabel 'σ  (r = σ √D)'; set key top right
+        set title 'Class agreement φ_D(σ)'; set ylabel 'φ'; set yrange [0.45:1.02]; set key bottom left font ',9' samplen 2
+        \(Gnuplot.horizontalLine(at: 0.775, label: "φ = 0.775", tag: 1, labelX: 0.02).replacingOccurrences(of: " right offset", with: " left offset"))
+        \(sigmaLine.setup)
+        plot \(plotsPhi), '\(context.path("theory.csv"))' every ::1 using 1:2 with lines lw 2 dt 2 lc rgb 'black' title 'theory: D = ∞, population φ (exact)', \(sigmaLine.series)
+        unset arrow 1; unset label 1; unset arrow 2; unset label 2
+        set key top right
+        set title 'Collapse fraction C_D(σ)'; set ylabel 'C_D = P(max w ≥ 0.99)'; set yrange [-0.02:1.02]
         plot \(plotsCollapse)
         unset multiplot
         """
-        try Gnuplot.render(script: script, to: context.path("pfgm-vs-diffusion.png"), width: 1400, height: 560)
-        outcome.figure = "pfgm-vs-diffusion.png"
+        outcome.figure = try context.figure("pfgm-vs-diffusion", script: script, width: 1400, height: 580)
         for D in Ds {
             let c = curves[D]!
             outcome.notes.append("D = \(D.isFinite ? String(format: "%g", D) : "∞"): σ_S (φ = 0.775) = \(c.sigmaSpeciation.map { String(format: "%.3f ± %.3f", $0.t, $0.standardError) } ?? "–"), σ½ (C = ½) = \(c.sigmaCollapseHalf.map { String(format: "%.3f ± %.3f", $0.t, $0.standardError) } ?? "–").")

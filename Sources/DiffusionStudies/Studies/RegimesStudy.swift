@@ -62,32 +62,38 @@ public enum RegimesStudy: StudyKind {
         outcome.checks.append(StudyCheck("collapse t_C: E[Y2] = ½ vs Gaussian-spectrum t_C", prediction: tCPredicted,
                                          measurement: y2Cross?.t ?? .nan, standardError: y2Cross?.standardError, tolerance: try p.tolerance("tC")))
         outcome.dataFiles = ["trajectories.dat", "curves.csv"]
+        // Theory: the population φ(t) of the two-class mixture (exact, Docs/Theory.md §2.2), on a fine grid.
+        var theory = CSVTable(header: ["t", "phiPopulation"])
+        for i in 0...200 {
+            let t = times[0] * pow(times.last! / times[0], Double(i) / 200)
+            theory.append([.number(t), .number(SpeciationTheory.phi(t: t, d: Double(d), mTilde: mTilde, sigma: sigma))])
+        }
+        try theory.write(to: context.path("theory.csv"))
+        outcome.dataFiles.append("theory.csv")
+        let refs = [Gnuplot.verticalLine(at: tSPredicted, label: "t_S (h = 1)", colour: "black", tag: 1),
+                     Gnuplot.verticalLine(at: tCPredicted, label: "t_C (Gaussian spectrum)", colour: "gray40", tag: 2)].joined(separator: "\n")
         let script = """
         set multiplot layout 1,2 title 'Dynamical regimes, d = \(d), n = \(n) (exact empirical score)'
+        set tmargin 4; set bmargin 6
         set logscale x
-        set xlabel 't (forward time, generation runs right to left)'
-        set ylabel 'q = m.x / |m|'
-        set key top left
-        set arrow 1 from \(tSPredicted), graph 0 to \(tSPredicted), graph 1 nohead dt 2 lc rgb 'black'
-        set label 1 't_S' at \(tSPredicted), graph 0.96 offset 0.5,0
-        set arrow 2 from \(tCPredicted), graph 0 to \(tCPredicted), graph 1 nohead dt 2 lc rgb 'gray40'
-        set label 2 't_C' at \(tCPredicted), graph 0.96 offset 0.5,0
-        plot '\(context.path("trajectories.dat"))' using 1:($3==0?$2:1/0) with lines lw 0.6 lc rgb '#cc2222' title 'ends in class +', \\
-             '' using 1:($3==1?$2:1/0) with lines lw 0.6 lc rgb '#2244cc' title 'ends in class −'
-        unset arrow 1; unset arrow 2; unset label 1; unset label 2
+        set xlabel 't (forward time; generation runs right to left)'
+        set ylabel 'q = m·x / |m|'
+        set key below horizontal
+        \(refs)
+        plot '\(context.path("trajectories.dat"))' using 1:($3==0?$2:1/0) with lines lw 0.6 lc rgb '#cc2222' title 'trajectory ending in class +', \\
+             '' using 1:($3==1?$2:1/0) with lines lw 0.6 lc rgb '#2244cc' title 'trajectory ending in class −'
         set ylabel 'probability'
         set yrange [0:1.05]
+        set key inside left top at graph 0.03, graph 0.9 Left reverse font ',10'
         set datafile separator ','
-        set arrow 3 from \(tSPredicted), graph 0 to \(tSPredicted), graph 1 nohead dt 2 lc rgb 'black'
-        set arrow 4 from \(tCPredicted), graph 0 to \(tCPredicted), graph 1 nohead dt 2 lc rgb 'gray40'
-        plot '\(context.path("curves.csv"))' every ::1 using 1:4:5 with yerrorlines lc rgb '#2244cc' title 'phi (same class)', \\
-             '' every ::1 using 1:2:3 with yerrorlines lc rgb '#cc2222' title 'E[Y2] (same training point)'
+        plot '\(context.path("curves.csv"))' every ::1 using 1:4:5 with yerrorlines pt 7 ps 0.6 lc rgb '#2244cc' title 'φ (same class), measured ±1 SE', \\
+             '' every ::1 using 1:2:3 with yerrorlines pt 5 ps 0.6 lc rgb '#cc2222' title 'E[Y2] (same training point), measured ±1 SE', \\
+             '\(context.path("theory.csv"))' every ::1 using 1:2 with lines lw 2 lc rgb 'black' title 'theory: population φ(t), exact'
         unset multiplot
         """
-        try Gnuplot.render(script: script, to: context.path("regimes.png"), width: 1400, height: 600)
-        outcome.figure = "regimes.png"
-        outcome.notes = ["Left: \(count) backward-SDE trajectories (exact-OU steps, \(steps)-step geometric grid, T = \(horizon) → t_min = \(tMin)); colour = class of the training point reached.",
-                         "Right: forward-sampling φ(t) = E Σ_c p_c² and E[Y2](t) on the same data.",
+        outcome.figure = try context.figure("regimes", script: script, width: 1400, height: 620)
+        outcome.notes += ["Left: \(count) backward-SDE trajectories (exact-OU steps, \(steps)-step geometric grid, T = \(horizon) → t_min = \(tMin)); colour = class of the training point reached.",
+                         "Right: forward-sampling φ(t) = E Σ_c p_c² and E[Y2](t) on the same data (\(Gnuplot.errorBarConvention)); black: the population φ(t) of the two-class mixture, which the empirical score follows above t_C.",
                          "In d = 2 the transitions are smooth crossovers; the tolerances are correspondingly wide (sharp transitions need d ≫ 1, studies speciation-gmm and collapse-gmm)."]
         return outcome
     }

@@ -52,20 +52,19 @@ public enum SpeciationGMMStudy: StudyKind {
         var plots: [String] = []
         for (i, d) in ds.enumerated() {
             let c = colors[i % colors.count]
-            plots.append("'\(context.path("theory.csv"))' every ::1 using 1:\(i + 2) with lines lc rgb '\(c)' title 'theory d = \(d)'")
-            plots.append("'\(context.path("phi.csv"))' every ::1 using ($1==\(d)?$3:1/0):4:(3*$5) with yerrorbars pt 7 ps 0.6 lc rgb '\(c)' title 'clones d = \(d) (3 SE)'")
+            plots.append("'\(context.path("theory.csv"))' every ::1 using 1:\(i + 2) with lines lw 1.5 lc rgb '\(c)' title 'theory: exact φ, d = \(d)'")
+            plots.append("'\(context.path("phi.csv"))' every ::1 using ($1==\(d)?$3:1/0):4:5 with yerrorbars pt 7 ps 0.6 lc rgb '\(c)' title 'clones d = \(d) (±1 SE)'")
         }
         let script = """
         set datafile separator ','
         set title 'Speciation: two clones end in the same class (two-class mixture, exact population score)'
-        set xlabel 't / t_S,  t_S = (1/2) ln d'; set ylabel 'phi(t)'
+        set xlabel 't / t_S,  t_S = (1/2) ln d'; set ylabel 'φ(t)'
         set xrange [0.5:1.5]; set yrange [0.45:1.02]; set key bottom left
-        set arrow from 1, graph 0 to 1, graph 1 nohead dt 2
-        set arrow from graph 0, first 0.7752 to graph 1, first 0.7752 nohead dt 2
+        \(Gnuplot.verticalLine(at: 1, label: "t_S = ½ ln d", colour: "gray30", inside: 0.04, tag: 1))
+        \(Gnuplot.horizontalLine(at: 0.7752, label: "φ(h = 1) = 0.775", tag: 2))
         plot \(plots.joined(separator: ", "))
         """
-        try Gnuplot.render(script: script, to: context.path("speciation-gmm.png"))
-        outcome.figure = "speciation-gmm.png"
+        outcome.figure = try context.figure("speciation-gmm", script: script)
         outcome.notes = ["\(pairs) clone pairs per point; backward SDE with exact-OU steps on a \(steps)-step geometric grid; endpoint class = mixture component of the exact posterior draw.",
                          "The crossing at t/t_S = 1 is d-independent because φ depends on d only through τ = t − ½ ln d (σ = m̃ = 1)."]
         return outcome

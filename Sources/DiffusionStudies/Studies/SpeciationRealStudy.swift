@@ -85,33 +85,34 @@ public enum SpeciationRealStudy: StudyKind {
         try table.write(to: context.path("phi.csv"))
         try summary.write(to: context.path("summary.csv"))
         outcome.dataFiles = ["phi.csv", "summary.csv"]
+        let primary = Gnuplot.keyedVerticalLine(at: 1, label: "t_S = ½ ln(1 + Λ) (primary)", colour: "brown", tag: 1)
         let panels = sources.map { s -> String in
             let sel = "(strcol(1) eq '\(s.label)' ? $3 : 1/0)"
             let r = paperRatio[s.label] ?? 1
+            let secondary = Gnuplot.keyedVerticalLine(at: r, label: "½ ln Λ (secondary t_S)", colour: "purple", dashType: 3, tag: 2)
+            // Theory lines first, the measured points last (on top, never hidden).
             return """
-            set arrow 2 from \(r), graph 0 to \(r), graph 1 nohead dt 3 lc rgb 'purple'
-            set label 2 '(1/2)ln Lambda' at first \(r + 0.02), graph 0.14 tc rgb 'purple' font ',8'
+            \(secondary.setup)
             set title '\(s.label)' noenhanced
-            plot '\(context.path("phi.csv"))' every ::1 using \(sel):4:5 with yerrorbars pt 7 ps 0.6 lc rgb '#2244cc' title 'measured (exact empirical score, ±1 SE)', \\
-                 '' every ::1 using \(sel):7:8 with yerrorlines dt 4 pt 6 ps 0.6 lc rgb '#dd7700' title 'fitted QDA (Monte Carlo)', \\
-                 '' every ::1 using \(sel):6 with lines lw 2 dt 2 lc rgb '#009999' title 'fitted LDA (closed form)', \\
-                 0.775 with lines dt 3 lc rgb 'gray40' notitle
+            plot '\(context.path("phi.csv"))' every ::1 using \(sel):7 with lines dt 4 lw 2 lc rgb '#dd7700' title 'theory: fitted QDA mixture (Monte Carlo)', \\
+                 '' every ::1 using \(sel):6 with lines lw 2 dt 2 lc rgb '#009999' title 'theory: fitted LDA mixture (closed form)', \\
+                 '' every ::1 using \(sel):4:5 with yerrorbars pt 7 ps 0.7 lc rgb '#2244cc' title 'φ measured (exact empirical score)', \\
+                 \(primary.series), \(secondary.series)
             """
         }
         let columns = sources.count > 2 ? 2 : sources.count
         let layoutRows = (sources.count + columns - 1) / columns
         let script = """
         set datafile separator ','
-        set multiplot layout \(layoutRows),\(columns) title 'Speciation on real data: measured phi(t) vs Gaussian mixtures fitted to the two classes'
-        set xlabel 't / t_S,  t_S = (1/2) ln(1 + Lambda)'; set ylabel 'phi(t)'
-        set key top right font ',8'; set yrange [0.45:1.02]; set xrange [0:2.6]
-        set arrow 1 from 1, graph 0 to 1, graph 1 nohead dt 2 lc rgb 'brown'
-        set label 1 '(1/2)ln(1+Lambda)' at first 1.02, graph 0.06 tc rgb 'brown' font ',8'
+        set multiplot layout \(layoutRows),\(columns) title 'Speciation on real data: measured φ(t) vs Gaussian mixtures fitted to the two classes (±1 SE)'
+        set xlabel 't / t_S,   t_S = ½ ln(1 + Λ)'; set ylabel 'φ(t)'
+        set key top right font ',9'; set yrange [0.45:1.02]; set xrange [0:2.6]
+        \(primary.setup)
+        \(Gnuplot.horizontalLine(at: threshold, label: "φ = \(threshold)", tag: 3))
         \(panels.joined(separator: "\n"))
         unset multiplot
         """
-        try Gnuplot.render(script: script, to: context.path("speciation-real.png"), width: 1300, height: 420 * layoutRows)
-        outcome.figure = "speciation-real.png"
+        outcome.figure = try context.figure("speciation-real", script: script, width: 1300, height: 440 * layoutRows)
         outcome.notes.append("Crossing times of φ = 0.775 (measured: Brent on the fixed forward-sample set, delta-method SE; QDA: Brent on the fixed Monte-Carlo set; LDA: closed form), Docs/Theory.md §2.5:\n\n" + rows.joined(separator: "\n") + "\n")
         outcome.notes.append("Every check is an empirical comparison (Docs/Conventions.md, kinds of claim), not a test of an exact prediction: the fitted predictions are exact only for Gaussian classes. LDA keeps only the class means (the speciation signal mᵀC_t⁻¹m); it fails when the classes differ mainly in their second moments (T-shirt vs shirt, sandal vs sneaker). QDA adds the class covariances; the remaining gap measures how non-Gaussian the class structure is (Docs/Theory.md §2.5).")
         outcome.notes.append("t_S = ½ ln Λ assumes the classes separate along the top principal component. For a pair that does not, φ crosses 0.775 later in generation (smaller t) and the Λ check disagrees ([ABBM26], Docs/Theory.md §2.1).")

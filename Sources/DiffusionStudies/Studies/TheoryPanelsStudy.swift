@@ -72,27 +72,36 @@ public enum TheoryPanelsStudy: StudyKind {
         let y2Cross = LevelCrossing.find(times: times, values: planted.map(\.y2.mean), errors: planted.map(\.y2.standardError), level: 0.5)
         outcome.checks.append(StudyCheck("REM: planted E[Y2] = ½ time vs t_C (eq. 10)", prediction: tC,
                                          measurement: y2Cross?.t ?? .nan, standardError: y2Cross?.standardError, tolerance: try p.tolerance("tC")))
+        let potentialPlots = ratios.indices.map { "'\(context.path("potential.csv"))' every ::1 using 1:\($0 + 2) with lines lw 2 title 'theory: t/t_S = \(ratios[$0])'" }
+        let phiPlots = ds.indices.map { "'' every ::1 using 1:\($0 + 3) with lines lw 1.5 dt 2 title 'theory: φ_d, d = \(Int(ds[$0]))'" }
         let script = """
-        set multiplot layout 2,2 title 'Theory panels'
+        set multiplot layout 2,2 title 'Theory panels (error bars ±1 SE)'
         set datafile separator ','
-        set key top right
-        set xlabel 'q = m.x/sqrt(d)'; set ylabel 'V(q,t)'; set title 'Potential across t_S (d = \(Int(dV)))'
+        set key bottom left font ',10'
+        set xlabel 'q = m·x/√d'; set ylabel 'V(q, t)'; set title 'Potential across t_S (d = \(Int(dV)), t_S = ½ ln d)'
         set yrange [-8:8]
-        plot \(ratios.indices.map { "'\(context.path("potential.csv"))' every ::1 using 1:\($0 + 2) with lines lw 2 title 't/t_S = \(ratios[$0])'" }.joined(separator: ", "))
-        set autoscale y
-        set xlabel 'tau = t - (1/2) ln d'; set ylabel 'phi'; set title 'Speciation: universal curve'
-        plot '\(context.path("phi-universal.csv"))' every ::1 using 1:2 with lines lw 3 lc rgb 'black' title 'phi_inf', \(ds.indices.map { "'' every ::1 using 1:\($0 + 3) with lines dt 2 title 'd = \(Int(ds[$0]))'" }.joined(separator: ", ")), 0.7752 with lines lc rgb 'gray' dt 3 title '0.775'
-        set logscale x; set xlabel 'alpha = ln n / d'; set ylabel 't'; set title 'Phase diagram (n = \(Int(nPhase)) for t_S)'
-        set label 11 'collapsed (III)' at 0.12, 0.3; set label 12 'classes formed (II)' at 0.004, 1.5; set label 13 'one bundle (I)' at 0.004, 4.2
-        plot '\(context.path("phase-diagram.csv"))' every ::1 using 1:2 with lines lw 2 title 't_C, sigma^2 = 1', '' every ::1 using 1:3 with lines lw 2 title 't_C, sigma^2 = 0.25', '' every ::1 using 1:4 with lines dt 2 lw 2 title 't_S = (1/2) ln d'
-        unset logscale x; unset label 11; unset label 12; unset label 13
+        plot \(potentialPlots.joined(separator: ", "))
+        set autoscale y; set yrange [0.45:1.02]
+        set key bottom left font ',10'
+        set xlabel 'τ = t − ½ ln d'; set ylabel 'φ'; set title 'Speciation: universal curve φ_∞(τ)'
+        \(Gnuplot.horizontalLine(at: 0.7752, label: "φ = 0.775", tag: 1))
+        plot '\(context.path("phi-universal.csv"))' every ::1 using 1:2 with lines lw 3 lc rgb 'black' title 'theory: φ_∞(τ)', \(phiPlots.joined(separator: ", "))
+        unset arrow 1; unset label 1
+        set autoscale y; set yrange [0:5]
+        set logscale x; set xlabel 'α = ln n / d'; set ylabel 't'; set title 'Phase diagram (t_S at n = \(Int(nPhase)))'
+        set format x '10^{%L}'
+        set key top right font ',10'
+        set label 11 'III: collapsed (t < t_C)' at 0.006, 0.6 center front
+        set label 12 'II: classes formed' at 0.012, 2.75 center front
+        set label 13 'I: one bundle (t > t_S)' at 0.008, 4.6 center front
+        plot '\(context.path("phase-diagram.csv"))' every ::1 using 1:2 with lines lw 2 title 'theory: t_C, σ² = 1', '' every ::1 using 1:3 with lines lw 2 title 'theory: t_C, σ² = 0.25', '' every ::1 using 1:4 with lines dt 2 lw 2 title 'theory: t_S = ½ ln d'
+        unset logscale x; set format x '% h'; unset label 11; unset label 12; unset label 13
         set xlabel 't / t_C'; set ylabel 'E[Y2]'; set title 'REM: Gaussian data d = \(d), n = \(n)'
-        set yrange [0:1.05]
-        plot '\(context.path("rem.csv"))' every ::1 using 2:3:4 with yerrorlines title 'planted (measured)', '' every ::1 using 2:6:7 with yerrorlines title 'non-planted (measured)', '' every ::1 using 2:8 with lines lw 2 lc rgb 'black' title '1 - lambda_c (REM, d -> inf)'
+        set yrange [0:1.05]; set key top right font ',10'
+        plot '\(context.path("rem.csv"))' every ::1 using 2:3:4 with yerrorlines pt 7 ps 0.5 title 'planted (measured)', '' every ::1 using 2:6:7 with yerrorlines pt 5 ps 0.5 title 'non-planted (measured)', '' every ::1 using 2:8 with lines lw 2 lc rgb 'black' title 'theory: 1 − λ_c (REM, d → ∞)'
         unset multiplot
         """
-        try Gnuplot.render(script: script, to: context.path("theory-panels.png"), width: 1400, height: 1000)
-        outcome.figure = "theory-panels.png"
+        outcome.figure = try context.figure("theory-panels", script: script, width: 1400, height: 1000)
         outcome.notes = ["The potential develops two wells below t_S = ½ ln d (Curie–Weiss, Docs/Theory.md §2.4); φ_d(τ) collapse on φ_∞ with the 0.775 crossing at τ ≈ 0.0006.",
                          "The REM curve 1 − λ_c is the d → ∞ non-planted prediction; at finite d the measured curves are smoothed over Δt ~ 1/(√d f'(t_C)) (Docs/Theory.md §6)."]
         return outcome
