@@ -31,12 +31,12 @@ struct AnalyzeOptions: ParsableArguments {
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
 
-    @Option(help: "Clock of the given times: vp (this toolkit's t), ve (σ), ddpm-alphabar (ᾱ), ddpm-steps (step k)).")
+    @Option(help: "Clock of the given times: vp (this toolkit's t), ve (σ), ddpm-alphabar (ᾱ), ddpm-steps (step k).")
     var timeConvention: TimeConvention = .vp
 
-    @Option(help: "ddpm-steps: β of the first step of the linear schedule).") var betaStart = 1e-4
-    @Option(help: "ddpm-steps: β of the last step).") var betaEnd = 2e-2
-    @Option(help: "ddpm-steps: number of steps L of the schedule).") var scheduleSteps = 1000
+    @Option(help: "ddpm-steps: β of the first step of the linear schedule.") var betaStart = 1e-4
+    @Option(help: "ddpm-steps: β of the last step.") var betaEnd = 2e-2
+    @Option(help: "ddpm-steps: number of steps L of the schedule.") var scheduleSteps = 1000
 
     @Option(help: "Forward samples per time for the exact-score reference (0: predictions only).")
     var referenceSamples = 1000
@@ -269,7 +269,7 @@ extension AnalyzeCommand {
         var times: String
         @Option(help: "Final samples (B × d .npy, data space) that define μ_end (default: μ* at the last time).")
         var endpoints: String?
-        @Option(help: "Histogram bins of hat t_C).") var bins = 12
+        @Option(help: "Histogram bins of hat t_C.") var bins = 12
 
         struct Output: Encodable {
             var kind = "trajectories"

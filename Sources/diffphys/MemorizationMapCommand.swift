@@ -51,7 +51,9 @@ struct MemorizationMapCommand: ParsableCommand {
             var alpha, t: Double
             var y2, fe, feRatio: Measured
             var tCGaussian: Double?
-            var tCSpectrum, tS: Double
+            var tCSpectrum: Double
+            /// t_S in the shared shape (Λ = e^{2 t_S} − 1 from the primary ½ ln(1 + Λ) stored in the row).
+            var tS: SpeciationTimeOutput
             init(_ r: MemorizationMapRow) {
                 n = r.n; d = r.d; alpha = r.alpha; t = r.t
                 y2 = Measured(r.y2, stderr: r.y2Stderr)
@@ -59,7 +61,7 @@ struct MemorizationMapCommand: ParsableCommand {
                 feRatio = Measured(r.feRatio, stderr: r.feStderr / r.alpha)
                 tCGaussian = r.tCGaussian.isNaN ? nil : r.tCGaussian
                 tCSpectrum = r.tCSpectrum
-                tS = r.tS
+                tS = SpeciationTimeOutput(SpeciationTheory.tS(lambda: expm1(2 * r.tS)))
             }
         }
 
@@ -67,11 +69,11 @@ struct MemorizationMapCommand: ParsableCommand {
         struct Threshold: Encodable {
             var n, d: Int
             var alpha: Double
-            /// Primary t_S = ½ ln(1 + Λ).
-            var tS: Double
+            /// t_S in the shared shape (primary ½ ln(1 + Λ)).
+            var tS: SpeciationTimeOutput
             var tC: CollapseTimeOutput
             init(_ h: MemorizationThreshold) {
-                n = h.n; d = h.d; alpha = h.alpha; tS = h.tS
+                n = h.n; d = h.d; alpha = h.alpha; tS = SpeciationTimeOutput(SpeciationTheory.tS(lambda: expm1(2 * h.tS)))
                 var measured: [String: Measured] = [:], predicted: [String: Measured] = ["spectrum": .exact(h.tCSpectrum)]
                 if let m = h.measured { measured["y2"] = m.measured }
                 if let m = h.measuredEntropy10 { measured["entropy10"] = m.measured }

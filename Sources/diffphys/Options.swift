@@ -253,6 +253,7 @@ enum UsageText {
     static let threads = "[--threads <threads>]"
     static let times = "[--times <times> | --auto] [--points <points>]"
     static let sde = "[--horizon <T>] [--t-min <t-min>] [--steps <steps>] [--grid <grid>] [--scheme <scheme>]"
+    static let pfgmLevels = "[--extra-dimensions <D,…>] [--samples <n>] [--trajectories <n>] [--sigma-max <σ>] [--sigma-min <σ>] [--points <n>]"
 
     /// `diffphys <command> <parts…>`.
     static func line(_ command: String, _ parts: String...) -> String { (["diffphys", command] + parts).joined(separator: " ") }

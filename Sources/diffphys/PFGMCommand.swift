@@ -55,6 +55,8 @@ struct PFGMSample: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
         abstract: "Generate with the exact PFGM++ ODE (adaptive gsl_odeiv2 in ln σ, or the EDM Heun schedule).",
+        usage: UsageText.line("pfgm sample", UsageText.data, UsageText.output, UsageText.threads, "[--extra-dimensions <D>] [--sigma-max <σ>] [--sigma-min <σ>]",
+                             "[--samples <n> | --start <x1,x2,…>] [--no-denoise] [--integrator <adaptive|heun>] [--steps <n>] [--rtol <tol>] [--noise <chi2|beta>]"),
         discussion: "Example: diffphys pfgm sample --extra-dimensions 4 --data gmm2:d=2,n=5 --samples 8 --json")
 
     @OptionGroup var dataOptions: DataOptions
@@ -277,6 +279,7 @@ struct PFGMCollapse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collapse",
         abstract: "Collapse level vs D: C_D(σ) from the marginal (no ODE), σ_c/r_c along ODE paths, random-clock κ.",
+        usage: UsageText.line("pfgm collapse", UsageText.data, UsageText.output, UsageText.threads, UsageText.pfgmLevels, "[--no-clock]"),
         discussion: """
         C_D(σ) = P_{x~p_σ}[max w ≥ 0.99] (Docs/PoissonFlow.md §8.2); σ_c = level from which w_max ≥ 0.99 for good along an \
         exact ODE path; the random clock (§8.3) compares each PFGM++ path with the diffusion path from the same start \
@@ -316,6 +319,7 @@ struct PFGMSpeciation: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speciation",
         abstract: "Speciation level vs D from posterior class probabilities (labelled data).",
+        usage: UsageText.line("pfgm speciation", UsageText.data, UsageText.output, UsageText.threads, UsageText.pfgmLevels),
         discussion: """
         A deterministic flow has no clones (two copies of a state stay equal), so cloning is meaningless here. \
         Instead: φ(σ) = E_{x~p_σ} Σ_c p_c(x)² (probability that two posterior draws share a class; ODE-free) and its \

@@ -32,7 +32,7 @@ final class CrossingCommandTests: XCTestCase {
         XCTAssertEqual(map.status, 0, map.stderr)
         let rows = try String(contentsOfFile: out + "/thresholds.csv", encoding: .utf8).split(separator: "\n")
         let header = rows[0].split(separator: ","), values = rows[1].split(separator: ",")
-        let tMap = try XCTUnwrap(Double(values[header.firstIndex(of: "tCY2")!]))
+        let tMap = try XCTUnwrap(Double(values[header.firstIndex(of: "tC")!]))
         XCTAssertEqual(tMap, tOverview, accuracy: 1e-6)
     }
 }

@@ -49,6 +49,8 @@ final class SchemaTests: XCTestCase {
             if d["stderr"] != nil, d["value"] == nil { failures.append("\(command): \(path) has stderr without value") }
             for (k, v) in d {
                 let p = path + "." + k
+                // The envelope's conventions describe the names in words.
+                if path.isEmpty && k == "conventions" { continue }
                 let camel = k.range(of: #"^([a-z][A-Za-z0-9]*|[A-Z]|[0-9]+)$"#, options: .regularExpression) != nil
                 // Map keys that are data (class names, estimator names, timing names) are lower-case words too.
                 if !camel { failures.append("\(command): key \(p) is not camelCase") }
@@ -123,7 +125,7 @@ final class SchemaTests: XCTestCase {
         let documented = try Self.documentedKeys()
         var failures: [String] = [], outputs: [String: [[String: Any]]] = [:]
         for (name, args) in commandRuns() {
-            let r = try CLI.run(args + ["--json"] + (args.first == "theory" || args.first == "score" ? [] : ["--threads", "1"]))
+            let r = try CLI.run(args + ["--json"] + (args.first == "theory" || args.first == "score" || args.contains("field") ? [] : ["--threads", "1"]))
             guard r.status == 0 else { failures.append("\(name): exit \(r.status): \(r.stderr)"); continue }
             XCTAssertFalse(r.stdout.lowercased().contains("\"nan\"") || r.stdout.lowercased().contains("\"inf\""), name)
             guard let j = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
@@ -224,26 +226,30 @@ final class SchemaTests: XCTestCase {
         for p in paths {
             let r = try CLI.run(p + ["--help"])
             let name = p.joined(separator: " ")
-            var entries: [String] = [], inOptions = false
+            // Entries: (names, help, is an argument); help on the first line after two spaces, or on continuation lines.
+            var entries: [(names: String, help: String, argument: Bool)] = [], section = ""
             for line in r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-                if line.hasPrefix("USAGE:") {
-                    if line.hasSuffix("<options>") { failures.append("\(name): usage line is only '<options>'") }
+                if line.hasPrefix("USAGE:"), line.hasSuffix("<options>") { failures.append("\(name): usage line is only '<options>'") }
+                if line.hasPrefix("OPTIONS:") || line.hasPrefix("ARGUMENTS:") { section = line; continue }
+                guard !section.isEmpty else { continue }
+                if line.hasPrefix("  -") || line.hasPrefix("  <") {
+                    // Leading tokens "-x,", "--name", "<value>" are the names; the rest is the help text.
+                    let tokens = line.split(separator: " ").map(String.init)
+                    let k = tokens.firstIndex { !($0.hasPrefix("-") || $0.hasPrefix("<")) } ?? tokens.count
+                    entries.append((tokens[..<k].joined(separator: " "), tokens[k...].joined(separator: " "), section.hasPrefix("ARGUMENTS")))
+                } else if line.hasPrefix("     "), !entries.isEmpty {
+                    entries[entries.count - 1].help += " " + line.trimmingCharacters(in: .whitespaces)
                 }
-                if line.hasPrefix("OPTIONS:") || line.hasPrefix("ARGUMENTS:") { inOptions = true; continue }
-                guard inOptions else { continue }
-                if line.hasPrefix("  -") || (line.hasPrefix("  <") ) { entries.append(line) }
-                else if line.hasPrefix("     "), !entries.isEmpty { entries[entries.count - 1] += " " + line.trimmingCharacters(in: .whitespaces) }
             }
             var longNames = Set<String>()
-            for e in entries where !e.contains("--help") && !e.contains("--version") {
-                let head = e.trimmingCharacters(in: .whitespaces)
-                // Names: the leading "-x, --name <value>" part; help text follows after two or more spaces.
-                let parts = head.components(separatedBy: "  ").filter { !$0.isEmpty }
-                let names = parts.first ?? ""
-                let help = parts.dropFirst().joined(separator: " ").trimmingCharacters(in: .whitespaces)
-                if help.isEmpty { failures.append("\(name): \(names) has no help text"); continue }
-                if !(help.contains("default") || help.contains("required")) { failures.append("\(name): \(names): no default stated in '\(help)'") }
-                for token in names.split(separator: " ") where token.hasPrefix("--") {
+            for e in entries where !e.names.contains("--help") && !e.names.contains("--version") {
+                let help = e.help.trimmingCharacters(in: .whitespaces)
+                if help.isEmpty { failures.append("\(name): \(e.names) has no help text"); continue }
+                // A positional argument is required by nature; an option states its default or that it is required.
+                if !e.argument, !(help.contains("default") || help.contains("required")) {
+                    failures.append("\(name): \(e.names): no default stated in '\(help)'")
+                }
+                for token in e.names.split(separator: " ") where token.hasPrefix("--") {
                     let long = token.trimmingCharacters(in: CharacterSet(charactersIn: ","))
                     if long != long.lowercased() { failures.append("\(name): \(long) is not lower case") }
                     if !longNames.insert(long.lowercased()).inserted { failures.append("\(name): \(long) differs from another option only by case") }

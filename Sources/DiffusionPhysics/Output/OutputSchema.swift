@@ -15,7 +15,7 @@ public enum OutputSchema {
         "time": "t = forward (noising) OU time: dx = -x dt + sqrt(2) dW, Delta_t = 1 - e^{-2t}",
         "tS": "primary t_S = (1/2) ln(1 + Lambda), Lambda = top eigenvalue of the unbiased covariance; paper (1/2) ln Lambda and drift (1/2) ln(2 Lambda) are labelled alternatives",
         "tC": "primary measured t_C = time where planted E[Y2] = 1/2; predicted t_C: eq. 10 (Gaussian data) or the Gaussian-spectrum t_C (a bound for the entropy criterion only)",
-        "stderr": "one standard error (68 %); systematic = discretisation error, reported separately, never added in",
+        "errorBars": "stderr = one standard error (68 %); systematic = discretisation error, reported separately, never added in",
         "nonFinite": "non-finite numbers are written as null and listed in warnings",
         "reference": "Docs/Conventions.md, Docs/Schema.md",
     ]
