@@ -190,10 +190,11 @@ public struct SpeciationMeasurement: Sendable {
                                     classFractions: fractions, tCrossTheory: tCross)
     }
 
-    /// `count` times with t/t_S evenly spaced from `low` to `high` (t_S = ½ ln Λ, or ½ ln(1+Λ) if Λ ≤ e^{0.2}).
+    /// `count` times with t/t_S evenly spaced from `low` to `high`, t_S the primary ½ ln(1 + Λ)
+    /// (Docs/Conventions.md "Which t_S to quote"): the grid brackets the crossing the ratios are taken to.
     public static func autoTimes(_ prediction: SpeciationPrediction, count: Int = 11, low: Double = 0.5,
                                  high: Double = 1.5) -> [Double] {
-        let tS = prediction.tS.paper > 0.1 ? prediction.tS.paper : prediction.tS.curvature
+        let tS = prediction.tS.curvature
         return (0..<count).map { tS * (low + (high - low) * Double($0) / Double(max(count - 1, 1))) }
     }
 
