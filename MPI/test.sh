@@ -65,8 +65,8 @@ done
 close() {  # close NAME ONE.json SHARDED.json: y2 columns equal to 1e-9 relative
   if python3 - "$2" "$3" <<'PY'
 import json, sys
-a, b = (json.load(open(p))["curve"] for p in sys.argv[1:3])
-worst = max(abs(r["y2"] - s["y2"]) / max(abs(r["y2"]), 1e-300) for r, s in zip(a, b))
+a, b = (json.load(open(p))["results"]["curve"] for p in sys.argv[1:3])
+worst = max(abs(r["y2"]["value"] - s["y2"]["value"]) / max(abs(r["y2"]["value"]), 1e-300) for r, s in zip(a, b))
 assert len(a) == len(b) and all(r["t"] == s["t"] for r, s in zip(a, b))
 print(f"  max relative difference of E[Y2]: {worst:.1e}")
 sys.exit(0 if worst <= 1e-9 else 1)

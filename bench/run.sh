@@ -16,7 +16,7 @@ done
 "$here/.venv/bin/python" - "$out" "$cores" <<'PY'
 import json, sys
 out, cores = sys.argv[1], sys.argv[2]
-ours = json.load(open(f"{out}/ours.json"))
+ours = json.load(open(f"{out}/ours.json"))["results"]   # the Docs/Schema.md envelope
 n1 = json.load(open(f"{out}/numpy1.json")); nall = json.load(open(f"{out}/numpy{cores}.json"))
 ms = lambda s: f"{1e3*s:9.2f} ms"
 print(f"{'case':>22} {'':>10} {'ours':>12} {'numpy':>12} {'ours/numpy':>10}")

@@ -1,5 +1,5 @@
 // GSL headers. OpenBLAS's cblas.h comes first and GSL's own gsl_cblas.h is masked: the two
-// declare incompatible CBLAS enums and clang refuses both in one module (ENGINEERING.md, pitfall 1).
+// declare incompatible CBLAS enums and clang refuses both in one module.
 #include <cblas.h>
 #define __GSL_CBLAS_H__
 #include <gsl/gsl_errno.h>

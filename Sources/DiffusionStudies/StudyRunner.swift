@@ -9,9 +9,35 @@ public enum CheckRelation: String, Codable, Sendable {
     case atMost = "<="
 }
 
-/// One prediction beside its measurement, with the verdict that follows from the numbers.
+/// What kind of claim a study check makes (Docs/Conventions.md "Kinds of claim").
+public enum ClaimKind: String, Codable, Sendable, CaseIterable {
+    /// An exact identity (e.g. E[Y2] = E[w_origin]): passes within k SE of zero.
+    case identity
+    /// A theorem or proven bound: checked only as what is proven (the only kind a one-sided
+    /// check against a theoretical bound may have).
+    case theorem
+    /// An asymptotic (large-d / large-n) prediction, compared within its finite-size window.
+    case asymptotic
+    /// A measurement beside the papers' numbers, a heuristic prediction or another measurement;
+    /// no verdict beyond the stated tolerance.
+    case empirical
+
+    /// The label printed in reports and results/index.md.
+    public var label: String {
+        switch self {
+        case .identity: return "exact identity"
+        case .theorem: return "theorem / bound"
+        case .asymptotic: return "asymptotic prediction"
+        case .empirical: return "empirical comparison"
+        }
+    }
+}
+
+/// One prediction beside its measurement, with the verdict that follows from the numbers and
+/// the kind of claim it is.
 public struct StudyCheck: Codable, Sendable, Equatable {
     public var name: String
+    public var kind: ClaimKind
     public var prediction: Double
     public var measurement: Double
     public var standardError: Double?
@@ -19,9 +45,14 @@ public struct StudyCheck: Codable, Sendable, Equatable {
     public var relation: CheckRelation
     public var agrees: Bool
 
-    public init(_ name: String, prediction: Double, measurement: Double, standardError: Double? = nil, tolerance: Double,
-                relation: CheckRelation = .equal) {
+    /// A one-sided check (`relation: .atMost`) is a bound check: allowed for a theorem, or for an
+    /// empirical ordering of two measurements, never for an identity or an asymptotic prediction.
+    public init(_ name: String, kind: ClaimKind, prediction: Double, measurement: Double, standardError: Double? = nil,
+                tolerance: Double, relation: CheckRelation = .equal) {
+        precondition(relation == .equal || kind == .theorem || kind == .empirical,
+                     "a one-sided check is a bound: only a theorem (or an empirical ordering) may use relation atMost")
         self.name = name
+        self.kind = kind
         self.prediction = prediction
         self.measurement = measurement
         self.standardError = standardError
@@ -141,9 +172,9 @@ public enum StudyRunner {
         try manifest(study, parameters: parameters, quick: quick, seed: seed).claim(directory: dir, rowFiles: existing, fresh: fresh)
         let outcome = try kind.run(parameters, context: context)
         let seconds = Date().timeIntervalSince(start)
-        var table = CSVTable(header: ["check", "prediction", "measurement", "stderr", "tolerance", "relation", "agrees"])
+        var table = CSVTable(header: ["check", "kind", "prediction", "measurement", "stderr", "tolerance", "relation", "agrees"])
         for c in outcome.checks {
-            table.append([.text(c.name), .number(c.prediction), .number(c.measurement), .number(c.standardError ?? .nan),
+            table.append([.text(c.name), .text(c.kind.rawValue), .number(c.prediction), .number(c.measurement), .number(c.standardError ?? .nan),
                           .number(c.tolerance), .text(c.relation.rawValue), .text(c.agrees ? "agrees" : "disagrees")])
         }
         try table.write(to: dir + "/checks.csv")
@@ -165,9 +196,9 @@ public enum StudyRunner {
         lines += ["", "Run: \(quick ? "quick (reduced sizes)" : "full size"), seed \(seed), \(String(format: "%.1f", seconds)) s. "
                   + "Conventions: t = forward time, Δ_t = 1 − e^{−2t} (Docs/Theory.md §0).", "",
                   "Parameters: " + parameters.values.keys.sorted().map { "\($0) = \(parameters.values[$0]!)" }.joined(separator: "; "),
-                  "", "| check | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|"]
+                  "", "| check | kind | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|---|"]
         for c in outcome.checks {
-            lines.append("| \(c.name) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
+            lines.append("| \(c.name) | \(c.kind.label) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
         }
         if let f = outcome.figure {
             lines += ["", "![\(study.title)](\(f))", "",
@@ -184,7 +215,7 @@ public enum StudyRunner {
     public static func summaryLines(_ study: StudyDeclaration, _ outcome: StudyOutcome, seconds: Double, out: String) -> [String] {
         func fmt(_ v: Double) -> String { String(format: abs(v) < 1e-3 && v != 0 ? "%.3e" : "%.4f", v) }
         let checks = outcome.checks.map { c in
-            "\(study.name): \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")"
+            "\(study.name): [\(c.kind.label)] \(c.name): predicted \(fmt(c.prediction)), measured \(fmt(c.measurement))\(c.standardError.map { " ± \(fmt($0))" } ?? "") (tolerance \(fmt(c.tolerance))) → \(c.agrees ? "agrees" : "DISAGREES")"
         }
         let report = "\(study.name): report \(out)/\(study.name)/report.md\(outcome.figure.map { ", figure \(out)/\(study.name)/\($0)" } ?? "") (\(String(format: "%.1f", seconds)) s)"
         return checks + [report]
@@ -193,13 +224,13 @@ public enum StudyRunner {
     public static func writeIndex(_ results: [(StudyDeclaration, StudyOutcome, Double)], out: String, quick: Bool) throws {
         var lines = ["# DiffusionPhysics — lecture results reproduced", "",
                      "Mode: \(quick ? "quick (reduced sizes)" : "full size"). Each study has its own folder with data, figure and report.", "",
-                     "| study | check | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|---|"]
+                     "| study | check | kind | prediction | measurement | SE | tolerance | verdict |", "|---|---|---|---|---|---|---|---|"]
         var agree = 0, total = 0
         for (s, o, _) in results {
             for c in o.checks {
                 total += 1
                 if c.agrees { agree += 1 }
-                lines.append("| [\(s.name)](\(s.name)/report.md) | \(c.name) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
+                lines.append("| [\(s.name)](\(s.name)/report.md) | \(c.name) | \(c.kind.label) | \(c.relation == .atMost ? "≥ " : "")\(format(c.prediction)) | \(format(c.measurement)) | \(c.standardError.map(format) ?? "–") | \(format(c.tolerance)) | \(c.agrees ? "agrees" : "**disagrees**") |")
             }
         }
         lines += ["", "\(agree) of \(total) checks agree.", "", "| study | wall time (s) |", "|---|---|"]

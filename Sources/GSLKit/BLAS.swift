@@ -89,7 +89,7 @@ public enum BLAS {
     }
 
     /// True when the process's `cblas_dgemm` is OpenBLAS's, not GSL's reference `libgslcblas`
-    /// (which links silently and is ~10× slower: ENGINEERING.md pitfall 2).
+    /// (which links silently and is ~10× slower).
     public static var dgemmIsOpenBLAS: Bool {
         guard let process = dlopen(nil, RTLD_NOW), let used = dlsym(process, "cblas_dgemm"),
               let openblas = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD),

@@ -15,7 +15,7 @@ public struct FileFormatError: Error, CustomStringConvertible, Equatable, Sendab
 }
 
 /// Whole-file reads through zlib's `gzopen`/`gzread`, which decompress gzip files and pass
-/// other files through unchanged (ENGINEERING.md pitfall 7: Foundation has no gunzip on Linux).
+/// other files through unchanged (Foundation has no gunzip on Linux).
 public enum GzipReader {
     /// Bytes per `gzread` call; its length argument is a 32-bit `unsigned`.
     static let chunk = 1 << 22

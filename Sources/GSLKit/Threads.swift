@@ -1,7 +1,7 @@
 import COpenBLAS
 import Foundation
 
-/// The one owner of threads in the process (Docs/Engineering.md "Threads").
+/// The one owner of threads in the process (Docs/Engine.md "Threads").
 ///
 /// Parallel work runs on `Threads.workers` worker threads and OpenBLAS is pinned to one thread
 /// the first time the engine runs, so workers × BLAS threads ≤ workers and `--threads 1` is

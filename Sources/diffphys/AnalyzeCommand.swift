@@ -34,7 +34,7 @@ struct AnalyzeOptions: ParsableArguments {
     @Option(help: "Clock of the given times: vp (this toolkit's t), ve (σ), ddpm-alphabar (ᾱ), ddpm-steps (step k).")
     var timeConvention: TimeConvention = .vp
 
-    @Option(help: "ddpm-steps: β of the first step (linear schedule).") var betaStart = 1e-4
+    @Option(help: "ddpm-steps: β of the first step of the linear schedule.") var betaStart = 1e-4
     @Option(help: "ddpm-steps: β of the last step.") var betaEnd = 2e-2
     @Option(help: "ddpm-steps: number of steps L of the schedule.") var scheduleSteps = 1000
 
@@ -42,6 +42,14 @@ struct AnalyzeOptions: ParsableArguments {
     var referenceSamples = 1000
 
     @Option(help: "φ level that defines t_S (the papers' 0.775).") var threshold = 0.775
+
+    /// Prints `results` in the schema envelope with the shared analyze parameters.
+    func emitJSON<R: Encodable>(_ command: String, spec: DatasetSpec, data: Dataset, results: R) throws {
+        try printJSON(command: command, data: DataDescription(spec: spec.description, n: data.n, d: data.d),
+                                  parameters: ["timeConvention": .text(timeConvention.rawValue), "referenceSamples": .integer(referenceSamples),
+                                               "threshold": .number(threshold), "seed": .seed(dataOptions.seed)],
+                                  results: results)
+    }
 
     var timeMap: TimeMap {
         TimeMap(timeConvention, schedule: DDPMSchedule(betaStart: betaStart, betaEnd: betaEnd, steps: scheduleSteps))
@@ -82,6 +90,17 @@ struct ComparisonRow: Encodable {
     var exactScoreStderr: Double?
     var prediction: Double?
     var predictionName: String?
+
+    /// Schema: `{quantity, model: {value, stderr}, exactScore: {value, stderr}, prediction, predictionName}`.
+    enum CodingKeys: String, CodingKey { case quantity, model, exactScore, prediction, predictionName }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(quantity, forKey: .quantity)
+        try c.encode(model.map { Measured($0, stderr: modelStderr) }, forKey: .model)
+        try c.encode(exactScore.map { Measured($0, stderr: exactScoreStderr) }, forKey: .exactScore)
+        try c.encode(prediction, forKey: .prediction)
+        try c.encode(predictionName, forKey: .predictionName)
+    }
 }
 
 func formatReference(_ r: ExactScoreReference) -> [String] {
@@ -127,6 +146,8 @@ extension AnalyzeCommand {
         struct Output: Encodable {
             var kind = "samples"
             var data: String
+            /// Results keys (data is in the envelope).
+            enum CodingKeys: String, CodingKey { case kind, file, count, timeMap, endTime, analysis, classNames, reference }
             var file: String
             var count: Int
             var timeMap: String
@@ -147,7 +168,7 @@ extension AnalyzeCommand {
             let out = Output(data: spec.description, file: file, count: samples.rows, timeMap: options.timeMap.formula, endTime: t,
                              analysis: analysis, classNames: data.classNames, reference: reference)
             if let plot = options.output.plot { try drawPlot(samples: samples, data: data, analysis: analysis, scale: scale, to: plot) }
-            if options.output.json { print(try JSONOutput.encode(out)); return }
+            if options.output.json { try options.emitJSON("analyze samples", spec: spec, data: data, results: out); return }
             let m = analysis.memorization
             print("data: \(spec)   n = \(data.n), d = \(data.d)   samples: \(file) (B = \(samples.rows))")
             if let t { print("samples at t = \(String(format: "%.6g", t)) (\(options.timeMap.formula)); compared as x e^{t}") }
@@ -244,7 +265,7 @@ extension AnalyzeCommand {
 
         @OptionGroup var options: AnalyzeOptions
         @Argument(help: "Trajectories, .npy of shape B × K × d (batch, time, features).") var file: String
-        @Option(help: "The K times of axis 1: a .npy vector, a text/CSV file, or a comma list, in --time-convention.")
+        @Option(help: "The K times of axis 1: a .npy vector, a text/CSV file, or a comma list, in --time-convention (required).")
         var times: String
         @Option(help: "Final samples (B × d .npy, data space) that define μ_end (default: μ* at the last time).")
         var endpoints: String?
@@ -260,6 +281,22 @@ extension AnalyzeCommand {
             var forwardTimes: [Double]
             var tC: MeanEstimate
             var tCMedian: Double
+            /// Results keys (data is in the envelope; tC in the shared shape, Docs/Schema.md).
+            enum CodingKeys: String, CodingKey {
+                case kind, file, trajectories, timeMap, userTimes, forwardTimes, tC, tCMedian, commitmentHalf, histogram, commitment,
+                     classCommitment, classCommitmentTime, collapseTimes, memorization, classNames, reference, comparison
+            }
+            func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(kind, forKey: .kind); try c.encode(file, forKey: .file); try c.encode(trajectories, forKey: .trajectories)
+                try c.encode(timeMap, forKey: .timeMap); try c.encode(userTimes, forKey: .userTimes); try c.encode(forwardTimes, forKey: .forwardTimes)
+                try c.encode(CollapseTimeOutput(measured: ["trajectory": tC.measured], predicted: [:]), forKey: .tC)
+                try c.encode(tCMedian, forKey: .tCMedian); try c.encode(commitmentHalf, forKey: .commitmentHalf)
+                try c.encode(histogram, forKey: .histogram); try c.encode(commitment, forKey: .commitment)
+                try c.encode(classCommitment, forKey: .classCommitment); try c.encode(classCommitmentTime, forKey: .classCommitmentTime)
+                try c.encode(collapseTimes, forKey: .collapseTimes); try c.encode(memorization, forKey: .memorization)
+                try c.encode(classNames, forKey: .classNames); try c.encode(reference, forKey: .reference); try c.encode(comparison, forKey: .comparison)
+            }
             var commitmentHalf: LevelCrossing?
             var histogram: Histogram
             var commitment: [MeanEstimate]
@@ -303,7 +340,7 @@ extension AnalyzeCommand {
                              classCommitmentTime: a.classCommitmentTimes, collapseTimes: a.collapseTimes, memorization: a.memorization,
                              classNames: data.classNames, reference: reference, comparison: comparison)
             if let plot = options.output.plot { try drawPlot(a, reference: reference, to: plot) }
-            if options.output.json { print(try JSONOutput.encode(out)); return }
+            if options.output.json { try options.emitJSON("analyze trajectories", spec: spec, data: data, results: out); return }
             let f = { (v: Double) in String(format: "%.4f", v) }
             print("data: \(spec)   n = \(data.n), d = \(data.d)   trajectories: \(file) (B = \(states.shape[0]), K = \(t.count))")
             print("time map: \(options.timeMap.formula)")
@@ -335,7 +372,7 @@ extension AnalyzeCommand {
                 table.append([.number(a.times[k]), .number(a.commitment[k].mean), .number(a.commitment[k].standardError),
                               .number(a.classCommitment?[k].mean ?? .nan), .number(a.classCommitment?[k].standardError ?? .nan)])
             }
-            try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: base + ".dat")
+            try writeText(CSVTable.spaceSeparated(table.text), to: base + ".dat")
             var lines = ["set title 'commitment along the trajectories' noenhanced", "set xlabel 't (forward time)'",
                          "set ylabel 'fraction'", "set logscale x", "set yrange [-0.02:1.05]", "set key outside right"]
             let marks: [(Double?, String, String)] = [(a.mean.mean, "mean hat t_C", "purple"), (reference.tCY2?.t, "exact E[Y2]=1/2", "dark-green"),
@@ -364,7 +401,7 @@ extension AnalyzeCommand {
 
         @OptionGroup var options: AnalyzeOptions
         @Argument(help: "Clone endpoints, .npy of shape K × P × 2 × d.") var file: String
-        @Option(help: "The K branch times: a .npy vector, a text/CSV file, or a comma list, in --time-convention.")
+        @Option(help: "The K branch times: a .npy vector, a text/CSV file, or a comma list, in --time-convention (required).")
         var times: String
         @Option(help: "Class of every endpoint (K × P × 2 .npy of integers, e.g. a classifier's output; default: label of the nearest training point).")
         var endpointLabels: String?
@@ -372,6 +409,10 @@ extension AnalyzeCommand {
         struct Output: Encodable {
             var kind = "clones"
             var data: String
+            /// Results keys (data is in the envelope).
+            enum CodingKeys: String, CodingKey {
+                case kind, file, pairs, timeMap, userTimes, analysis, tSModelOverPrediction, classNames, reference, comparison
+            }
             var file: String
             var pairs: Int
             var timeMap: String
@@ -405,7 +446,7 @@ extension AnalyzeCommand {
                              analysis: a, tSModelOverPrediction: a.phiCrossing.map { $0.t / reference.tS.curvature },
                              classNames: data.classNames, reference: reference, comparison: comparison)
             if let plot = options.output.plot { try drawPlot(a, reference: reference, to: plot) }
-            if options.output.json { print(try JSONOutput.encode(out)); return }
+            if options.output.json { try options.emitJSON("analyze clones", spec: spec, data: data, results: out); return }
             print("data: \(spec)   n = \(data.n), d = \(data.d)   clones: \(file) (K = \(t.count) branch times, P = \(clones.shape[1]) pairs)")
             print("time map: \(options.timeMap.formula)")
             print("classes: " + (a.suppliedLabels ? "supplied endpoint labels" : "label of the nearest training point"))
@@ -426,7 +467,7 @@ extension AnalyzeCommand {
                 table.append([.number(p.t), .number(p.sameClass?.mean ?? .nan), .number(p.sameClass?.standardError ?? .nan),
                               .number(p.sameComponent.mean), .number(p.sameComponent.standardError)])
             }
-            try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: base + ".dat")
+            try writeText(CSVTable.spaceSeparated(table.text), to: base + ".dat")
             var lines = ["set title 'clones of the model: phi(t) and phi_C(t)' noenhanced", "set xlabel 't (forward time)'",
                          "set ylabel 'probability'", "set yrange [-0.02:1.05]", "set key outside right"]
             let marks: [(Double?, String, String)] = [(reference.tCross?.t, "exact-score t_S", "blue"), (reference.tCY2?.t, "exact-score t_C", "dark-green"),

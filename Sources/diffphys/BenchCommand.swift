@@ -10,22 +10,30 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time the score engine against the two-GEMM floor, f64/f32, 1 vs all cores, plus a generation and a forward curve.",
+        usage: """
+        diffphys bench [--batch <B>] [--n <n>] [--d <d>] [--repeat <k>] [--kernel-only] [--verbose] [--fmnist-samples <n>] [--threads <threads>] [--json]
+        diffphys bench --load [--python <python>] [--json]
+        diffphys bench --clones <d> [--clone-pairs <n>] [--clone-times <t,…>] [--clone-steps <k>] [--clone-reference-pairs <n>] [--threads <threads>] [--json]
+        """,
         discussion: """
         Shapes: B = 256, n = 10000, d = 784 (default) plus a small (64, 2000, 256) and a large \
-        (512, 20000, 784) case; --B --n --d pick one shape. Times are medians of --repeat runs \
+        (512, 20000, 784) case; --batch --n --d pick one shape. Times are medians of --repeat runs \
         (after one warm-up); the machine should be otherwise idle.
         """)
 
-    @Option(name: .customLong("B"), parsing: .unconditional, help: "Particles per score step (with --n and --d: one shape; default: the standard set of shapes).") var B: Int?
+    @Option(name: .customLong("batch"), parsing: .unconditional, help: "Particles B per score step (with --n and --d: one shape; default: the standard set of shapes).") var batch: Int?
+    /// `--B`: the former spelling of `--batch`, kept as a hidden alias.
+    @Option(name: .customLong("B"), parsing: .unconditional, help: .private) var legacyBatch: Int?
+    var B: Int? { batch ?? legacyBatch }
     @Option(parsing: .unconditional, help: "Training points (default: the standard set of shapes).") var n: Int?
     @Option(parsing: .unconditional, help: "Dimension (default: the standard set of shapes).") var d: Int?
-    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions per timing (median reported).") var repetitions: Int = 5
-    @Flag(help: "Skip the generation and forward-curve workloads.") var kernelOnly = false
-    @Flag(help: "Print the BLAS library, version, core (and how it was chosen), CPU features and the measured dgemm rate first (always in --json).")
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repetitions per timing, median reported (default: 5).") var repetitions: Int = 5
+    @Flag(help: "Skip the generation and forward-curve workloads (default: run them).") var kernelOnly = false
+    @Flag(help: "Print the BLAS library, version, core (and how it was chosen), CPU features and the measured dgemm rate first (always in --json; default: off).")
     var verbose = false
     @Option(parsing: .unconditional, help: "Forward curve on Fashion-MNIST (n = 2000, classes 1 and 9) with this many samples (0: skip).")
     var fmnistSamples: Int = 0
-    @Flag(help: "Instead of the score kernels: time loading all 60000 Fashion-MNIST training images (gunzip, decode, x/255, centring) and its peak memory, beside numpy (bench/load_numpy.py) when --python has numpy.")
+    @Flag(help: "Instead of the score kernels: time loading all 60000 Fashion-MNIST training images (gunzip, decode, x/255, centring) and its peak memory, beside numpy (bench/load_numpy.py) when --python has numpy (default: off).")
     var load = false
     @Option(parsing: .unconditional, help: "Python with numpy for the --load reference ('none': skip).")
     var python: String = "python3"
@@ -40,16 +48,27 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        for (name, v) in [("--B", B), ("--n", n), ("--d", d)] { if let v, v < 1 { throw ValidationError("\(name) must be ≥ 1") } }
+        if batch != nil, legacyBatch != nil { throw ValidationError("give --batch once (--B is its former spelling)") }
+        for (name, v) in [("--batch", B), ("--n", n), ("--d", d)] { if let v, v < 1 { throw ValidationError("\(name) must be ≥ 1") } }
         if repetitions < 1 { throw ValidationError("--repeat must be ≥ 1") }
         let bn = Double(n ?? 10_000), bd = Double(d ?? 784), bb = Double(B ?? 256)
-        try SizeCheck.check(nil, [SizeCheck.item("--B", B ?? 256, 3 * bb * (bn + bd)),
+        try SizeCheck.check(nil, [SizeCheck.item("--batch", B ?? 256, 3 * bb * (bn + bd)),
                                   SizeCheck.item(n != nil ? "--n" : "--d", n ?? d ?? 10_000, 2 * bn * bd)])
         if fmnistSamples < 0 || fmnistSamples == 1 { throw ValidationError("--fmnist-samples must be 0 or ≥ 2") }
         if let clones, clones < 1 || clones > 1 << 24 { throw ValidationError("--clones must be a dimension between 1 and 2^24") }
         if clonePairs < 2 { throw ValidationError("--clone-pairs must be ≥ 2") }
         if cloneSteps < 1 { throw ValidationError("--clone-steps must be ≥ 1") }
         if cloneReferencePairs < 0 { throw ValidationError("--clone-reference-pairs must be ≥ 0") }
+    }
+
+    /// The run parameters of the envelope.
+    var benchParameters: [String: ParameterValue] {
+        var p: [String: ParameterValue] = ["repeat": .integer(repetitions), "threads": .integer(threadOptions.count),
+                                           "fmnistSamples": .integer(fmnistSamples), "kernelOnly": .flag(kernelOnly)]
+        if let B { p["batch"] = .integer(B) }
+        if let n { p["n"] = .integer(n) }
+        if let d { p["d"] = .integer(d) }
+        return p
     }
 
     struct Report: Codable { var blas: BLASReport; var cases: [BenchCase]; var fmnistCurve: FMNISTCurve? }
@@ -85,7 +104,7 @@ struct BenchCommand: ParsableCommand {
             blas = blas.with(first)
         }
         if json {
-            print(try JSONOutput.encode(Report(blas: blas, cases: cases, fmnistCurve: curve)))
+            try printJSON(command: "bench", data: nil, parameters: benchParameters, results: Report(blas: blas, cases: cases, fmnistCurve: curve))
             return
         }
         func ms(_ s: Double) -> String { String(format: "%8.2f ms", s * 1e3) }
@@ -141,7 +160,7 @@ struct BenchCommand: ParsableCommand {
         let r = try LoadBenchmark.run(repetitions: repetitions, python: python == "none" ? nil : python)
         if json {
             struct LoadReport: Codable { var blas: BLASReport; var load: LoadBenchmark }
-            print(try JSONOutput.encode(LoadReport(blas: BLASReport.current(), load: r)))
+            try printJSON(command: "bench --load", data: nil, parameters: benchParameters, results: LoadReport(blas: BLASReport.current(), load: r))
             return
         }
         func s(_ t: Timing) -> String { String(format: "%6.3f s [%.3f, %.3f]", t.median, t.min, t.max) }

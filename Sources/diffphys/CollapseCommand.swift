@@ -8,6 +8,8 @@ struct CollapseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collapse",
         abstract: "Collapse (memorisation) time t_C: predictions beside forward-sampling, trajectory and endpoint measurements.",
+        usage: UsageText.line("collapse", UsageText.data, UsageText.output, UsageText.threads, UsageText.times, "[--samples <samples>]",
+                             UsageText.sde, "[--trajectories <n>] [--pairs <n>] [--fresh <n>] [--fit-samples <n>] [--out <file.csv>]"),
         discussion: """
         Predictions (Docs/Theory.md §3.2–3.3): eq. 10 and the finite-d two-class root (gaussian/gmm2), the Gaussian-spectrum \
         bound, the REM non-planted E[Y2] = 1 − λ_c. Measurements with the exact empirical score: planted forward \
@@ -26,11 +28,15 @@ struct CollapseCommand: ParsableCommand {
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     @OptionGroup var sde: SDEOptions
     @Option(parsing: .unconditional, help: "Backward SDE trajectories for hat t_C and f_mem (0: skip).") var trajectories = 200
-    @Option(parsing: .unconditional, help: "Clone pairs per time for φ_C (0: skip; costly).") var clones = 0
+    @Option(name: .customLong("pairs"), parsing: .unconditional, help: "Clone pairs per time for φ_C (0: skip; costly).") var pairsOption = 0
+    /// `--clones`: the former spelling of `--pairs`, kept as a hidden alias.
+    @Option(name: .customLong("clones"), parsing: .unconditional, help: .private) var legacyClones: Int?
     @Option(parsing: .unconditional, help: "Fresh population points for the non-planted ensemble (gaussian/gmm2; 0: skip).") var fresh = 2000
     @Option(name: .customLong("fit-samples"), parsing: .unconditional,
             help: "Monte-Carlo samples of the Gaussian mixture fitted to labelled data (t_C from its entropy, Docs/Theory.md §2.5; 0: no fit).")
     var fitSamples = 2000
+    @OptionGroup var curveFile: CurveFileOptions
+    var clones: Int { legacyClones ?? pairsOption }
 
     var samples: Int { sampleCount.samples }
     var horizon: Double { sde.resolvedHorizon }
@@ -40,13 +46,13 @@ struct CollapseCommand: ParsableCommand {
     func validate() throws {
         guard timeGrid.points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard trajectories == 0 || trajectories >= 2 else { throw ValidationError("--trajectories must be 0 or ≥ 2") }
-        guard clones >= 0, fresh >= 0 else { throw ValidationError("--clones and --fresh must be ≥ 0") }
+        guard clones >= 0, fresh >= 0 else { throw ValidationError("--pairs and --fresh must be ≥ 0") }
         guard fitSamples == 0 || fitSamples >= 2 else { throw ValidationError("--fit-samples must be 0 or ≥ 2, got \(fitSamples)") }
         let (n, d) = SizeCheck.shape(dataOptions), s = Double(sampleCount.samples), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
         try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", sampleCount.samples, s * (n + 2 * d)),
                                           SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (s + 64)),
                                           SizeCheck.item("--trajectories", trajectories, Double(trajectories) * (4 * d + n)),
-                                          SizeCheck.item("--clones", clones, 2 * Double(clones) * (4 * d + n)),
+                                          SizeCheck.item("--pairs", clones, 2 * Double(clones) * (4 * d + n)),
                                           SizeCheck.item("--fresh", fresh, Double(fresh) * (2 * d + n)),
                                           SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
     }
@@ -57,6 +63,29 @@ struct CollapseCommand: ParsableCommand {
         var feRatioTheory, y2NonPlanted, y2NonPlantedStderr, y2Rem, phiC, phiCStderr: Double?
         /// f_fit(t)/α of the fitted class mixture (QDA, Monte Carlo) and its SE (Docs/Theory.md §2.5).
         var feRatioFitted, feRatioFittedStderr: Double?
+        /// α, to write f^e/α with its SE.
+        var alpha = 1.0
+
+        /// Schema row (Docs/Schema.md "Keys of results per command"): each measured quantity `{value, stderr}`.
+        enum CodingKeys: String, CodingKey {
+            case t, y2, wOrigin, y2MinusWOrigin, argmaxIsOrigin, fe, feInterval, feRatio, feRatioTheory, y2NonPlanted, y2Rem, phiC, feRatioFitted
+        }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(t, forKey: .t)
+            try c.encode(Measured(y2, stderr: y2Stderr), forKey: .y2)
+            try c.encode(Measured(wOrigin, stderr: wOriginStderr), forKey: .wOrigin)
+            try c.encode(Measured(y2MinusWOrigin, stderr: y2MinusWOriginStderr), forKey: .y2MinusWOrigin)
+            try c.encode(Measured(argmaxIsOrigin, stderr: argmaxIsOriginStderr), forKey: .argmaxIsOrigin)
+            try c.encode(Measured(fe, stderr: feStderr), forKey: .fe)
+            try c.encode(["lower": feLower, "upper": feUpper, "level": 0.95], forKey: .feInterval)
+            try c.encode(Measured(feRatio, stderr: feStderr / alpha), forKey: .feRatio)
+            try c.encode(feRatioTheory, forKey: .feRatioTheory)
+            try c.encode(y2NonPlanted.map { Measured($0, stderr: y2NonPlantedStderr) }, forKey: .y2NonPlanted)
+            try c.encode(y2Rem, forKey: .y2Rem)
+            try c.encode(phiC.map { Measured($0, stderr: phiCStderr, systematic: nil) }, forKey: .phiC)
+            try c.encode(feRatioFitted.map { Measured($0, stderr: feRatioFittedStderr) }, forKey: .feRatioFitted)
+        }
     }
     struct ClassInfo: Encodable {
         var label: Int
@@ -67,6 +96,17 @@ struct CollapseCommand: ParsableCommand {
         var count: Int; var mean, stderr, median: Double
         var histogram: Histogram
         var memorization: [MemorizationFraction]
+
+        /// Schema: `{count, mean: {value, stderr}, median, histogram, memorization}`.
+        enum CodingKeys: String, CodingKey { case count, mean, median, histogram, memorization }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(count, forKey: .count)
+            try c.encode(Measured(mean, stderr: stderr), forKey: .mean)
+            try c.encode(median, forKey: .median)
+            try c.encode(histogram, forKey: .histogram)
+            try c.encode(memorization, forKey: .memorization)
+        }
     }
     struct Output: Encodable {
         var data: String
@@ -86,6 +126,28 @@ struct CollapseCommand: ParsableCommand {
         var seed: UInt64
         var samples: Int
         var conventions = "t = forward time; Delta_t = 1 - e^{-2t}; alpha = ln n / d; fe = -(1/d) E ln w_origin (planted); y2Rem = REM non-planted E[Y2] = 1 - lambda_c"
+
+        /// Keys of `tC` that are predictions (the others are measurements).
+        static let predictedKeys: Set<String> = ["gaussian", "gmmFiniteD", "spectrum", "fittedQDA", "fittedLDA"]
+
+        /// Schema results (Docs/Schema.md "Keys of results per command"); data, seed and samples are in the envelope.
+        enum CodingKeys: String, CodingKey { case alpha, lambda, tS, tC, curve, trajectory, classes, fitted }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(alpha, forKey: .alpha)
+            try c.encode(lambda, forKey: .lambda)
+            try c.encode(SpeciationTimeOutput(SpeciationTheory.tS(lambda: lambda)), forKey: .tS)
+            var measured: [String: Measured] = [:], predicted: [String: Measured] = [:]
+            for (k, v) in tC {
+                let m = Measured(v, stderr: tCStderr[k])
+                if Self.predictedKeys.contains(k) { predicted[k] = m } else { measured[k] = m }
+            }
+            try c.encode(CollapseTimeOutput(measured: measured, predicted: predicted), forKey: .tC)
+            try c.encode(curve.map { var r = $0; r.alpha = alpha; return r }, forKey: .curve)
+            try c.encode(trajectory, forKey: .trajectory)
+            try c.encode(classes, forKey: .classes)
+            try c.encode(fitted, forKey: .fitted)
+        }
     }
 
     func run() throws {
@@ -173,7 +235,16 @@ struct CollapseCommand: ParsableCommand {
                              ClassInfo(label: $0, name: data.className($0), count: data.classCounts[$0]!) },
                          fitted: fitted, seed: dataOptions.seed, samples: samples)
         if let plot = output.plot { try drawPlot(out, to: plot) }
-        if output.json { print(try JSONOutput.encode(out)); return }
+        try curveFile.write(curveTable(out))
+        if output.json {
+            try printJSON(command: "collapse", data: DataDescription(spec: spec.description, n: data.n, d: data.d),
+                          parameters: ["samples": .integer(samples), "times": .numbers(grid), "trajectories": .integer(trajectories),
+                                       "pairs": .integer(clones), "fresh": .integer(fresh), "fitSamples": .integer(fitSamples),
+                                       "horizon": .number(horizon), "tMin": .number(tMin), "steps": .integer(steps),
+                                       "grid": .text(sde.grid.rawValue), "scheme": .text(sde.scheme.rawValue), "seed": .seed(dataOptions.seed)],
+                          results: out)
+            return
+        }
         printText(out)
     }
 
@@ -188,7 +259,8 @@ struct CollapseCommand: ParsableCommand {
         print("Predicted t_C (Docs/Theory.md §3.2)")
         if let g = out.tC["gaussian"] { print("  Gaussian closed form (eq. 10)        \(f(g))") }
         if let g = out.tC["gmmFiniteD"] { print("  two-class finite-d root             \(f(g))") }
-        print("  Gaussian-spectrum bound             \(f(out.tC["spectrum"]!))   (one Gaussian with the data covariance)")
+        print("  Gaussian-spectrum t_C               \(f(out.tC["spectrum"]!))   (one Gaussian with the data covariance; an upper bound for the")
+        print("                                               entropy-criterion t_C only — E[Y2] = ½ may lie above it, Docs/Conventions.md)")
         if let fit = out.fitted {
             print("  fitted class mixture, QDA (f_fit = 0) \(withSE("fittedQDA"))   (Docs/Theory.md §2.5; \(fit.samples) Monte-Carlo samples)")
             print("  fitted class mixture, LDA (f_fit = 0) \(withSE("fittedLDA"))")
@@ -197,7 +269,7 @@ struct CollapseCommand: ParsableCommand {
             }
         }
         print("Measured t_C (operational definitions, Docs/Theory.md §3.4)")
-        print("  E[Y2] = ½ (planted, = φ_C)          \(withSE("y2"))")
+        print("  E[Y2] = ½ (planted, = φ_C)          \(withSE("y2"))   [primary t_C]")
         print("  mean per-trajectory hat t_C         \(withSE("trajectory"))")
         print("  f^e/α = 0.1                         \(withSE("entropy10"))")
         print("  f^e/α = 0.05                        \(withSE("entropy05"))")
@@ -235,6 +307,22 @@ struct CollapseCommand: ParsableCommand {
         if let plot = output.plot { print("figure: \(plot)") }
     }
 
+    /// The measured curves as the `--out` CSV (camelCase; empty cell = missing).
+    private func curveTable(_ out: Output) -> CSVTable {
+        var table = CSVTable(header: ["t", "y2", "y2Stderr", "wOrigin", "wOriginStderr", "argmaxIsOrigin", "argmaxIsOriginStderr",
+                                      "fe", "feStderr", "feLower", "feUpper", "feRatio", "feRatioStderr", "feRatioTheory",
+                                      "y2NonPlanted", "y2NonPlantedStderr", "y2Rem", "phiC", "phiCStderr", "feRatioFitted", "feRatioFittedStderr"])
+        for r in out.curve {
+            table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.wOrigin), .number(r.wOriginStderr),
+                          .number(r.argmaxIsOrigin), .number(r.argmaxIsOriginStderr), .number(r.fe), .number(r.feStderr),
+                          .number(r.feLower), .number(r.feUpper), .number(r.feRatio), .number(r.feStderr / out.alpha),
+                          .number(r.feRatioTheory ?? .nan), .number(r.y2NonPlanted ?? .nan), .number(r.y2NonPlantedStderr ?? .nan),
+                          .number(r.y2Rem ?? .nan), .number(r.phiC ?? .nan), .number(r.phiCStderr ?? .nan),
+                          .number(r.feRatioFitted ?? .nan), .number(r.feRatioFittedStderr ?? .nan)])
+        }
+        return table
+    }
+
     private func drawPlot(_ out: Output, to png: String) throws {
         let dat = (png as NSString).deletingPathExtension + ".dat"
         var table = CSVTable(header: ["t", "y2", "y2Stderr", "feRatio", "feRatioStderr", "feRatioTheory", "y2NonPlanted", "y2Rem", "phiC", "phiCStderr", "argmaxIsOrigin", "feRatioFitted", "feRatioFittedStderr"])
@@ -244,7 +332,7 @@ struct CollapseCommand: ParsableCommand {
                           .number(r.phiC ?? .nan), .number(r.phiCStderr ?? .nan), .number(r.argmaxIsOrigin),
                           .number(r.feRatioFitted ?? .nan), .number(r.feRatioFittedStderr ?? .nan)])
         }
-        try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
+        try writeText(CSVTable.spaceSeparated(table.text), to: dat)
         var lines = [
             "set title \(Gnuplot.quote(lines: [out.data, "collapse order parameters (α = \(String(format: "%.4g", out.alpha)); error bars ±1 SE)"])) noenhanced",
             "set xlabel 't (forward time)'", "set ylabel 'E[Y2],  f^e/α,  P(argmax w = origin)'", "set logscale x", "set key below horizontal maxcols 2 font ',10'", "set xlabel offset 0,0.4",

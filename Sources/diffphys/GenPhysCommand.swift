@@ -16,14 +16,6 @@ struct GenPhysCommand: ParsableCommand {
         subcommands: [GenPhysField.self, GenPhysSample.self, GenPhysCollapse.self])
 }
 
-/// A measured number in the shared output schema: {"value": x, "stderr": s}.
-struct GenPhysMeasured: Encodable {
-    var value: Double
-    var stderr: Double
-    init(_ e: MeanEstimate) { value = e.mean; stderr = e.standardError }
-    init(_ c: LevelCrossing) { value = c.t; stderr = c.standardError }
-}
-
 func parseMasses(_ text: String) throws -> [Double] {
     try text.split(separator: ",").map { part in
         guard let v = Double(part.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0 else {
@@ -37,6 +29,7 @@ struct GenPhysField: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "field",
         abstract: "Yukawa weights and their logarithms, velocity dx/dz, potential, density q_z and particle log-weight rate at (x, z).",
+        usage: UsageText.line("genphys field", "[--m <m>] --x <x1,x2,…> --z <z>", UsageText.data, UsageText.output),
         discussion: "Example: diffphys genphys field --m 1.5 --data points.csv --x 0.3,-0.2 --z 0.5 --json")
 
     @OptionGroup var dataOptions: DataOptions
@@ -72,7 +65,11 @@ struct GenPhysField: ParsableCommand {
         let lw = try model.logWeights(at: point, z: z)
         let out = Output(mass: mass, z: z, weights: e.weights, logWeights: lw, velocity: e.velocity, potential: e.potential,
                          density: e.density, logWeightRate: e.growthRate, ex: e.ex, ez: e.ez)
-        if output.json { print(try JSONOutput.encode(out)); return }
+        if output.json {
+            try printJSON(command: "genphys field", data: DataDescription(spec: try dataOptions.spec().description, n: data.n, d: data.d),
+                          parameters: ["m": .number(mass), "z": .number(z)], results: out)
+            return
+        }
         let f = { (v: [Double]) in v.map { String(format: "%.10g", $0) }.joined(separator: " ") }
         print("Yukawa m = \(mass)  z = \(z)")
         print("  weights       \(f(e.weights))")
@@ -86,13 +83,17 @@ struct GenPhysSample: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
         abstract: "Weighted particles: exact prior q_{z_max}, transport to z_min (gsl_odeiv2 in ln z) with their log-weights.",
+        usage: UsageText.line("genphys sample", "[--m <m>] [--samples <n>] [--z-max <z>] [--z-min <z>] [--rtol <tol>]", UsageText.data, UsageText.output, UsageText.threads),
         discussion: "Example: diffphys genphys sample --m 1.5 --data gmm2:d=2,n=5 --count 16 --json")
 
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
     @Option(name: .customLong("m"), parsing: .unconditional, help: "Screening mass m > 0 (default: 1).") var mass = 1.0
-    @Option(parsing: .unconditional, help: "Number of particles (default: 16).") var count = 16
+    @Option(name: .customLong("samples"), parsing: .unconditional, help: "Number of particles (default: 16).") var samplesOption: Int?
+    /// `--count`: the former spelling of `--samples`, kept as a hidden alias.
+    @Option(name: .customLong("count"), parsing: .unconditional, help: .private) var legacyCount: Int?
+    var count: Int { samplesOption ?? legacyCount ?? 16 }
     @Option(parsing: .unconditional, help: "Start plane z_max (default: 20).") var zMax = 20.0
     @Option(parsing: .unconditional, help: "Final plane z_min (default: 0.001).") var zMin = 1e-3
     @Option(parsing: .unconditional, help: "Relative tolerance of the ODE (default: 1e-8).") var rtol = 1e-8
@@ -103,7 +104,7 @@ struct GenPhysSample: ParsableCommand {
         guard zMin > 0, zMax.isFinite, zMax > zMin else { throw ValidationError("need z_max > z_min > 0") }
         guard rtol > 0 else { throw ValidationError("--rtol must be > 0") }
         let (n, d) = SizeCheck.shape(dataOptions)
-        try SizeCheck.check(dataOptions, [SizeCheck.item("--count", count, Double(count) * (6 * d + n))])
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", count, Double(count) * (6 * d + n))])
     }
 
     struct Output: Encodable {
@@ -123,7 +124,7 @@ struct GenPhysSample: ParsableCommand {
         let data = try dataOptions.dataset()
         let model = try YukawaFlowModel(points: data.points, mass: mass)
         let starts = try model.samplePrior(z: zMax, count: count, seed: dataOptions.seed)
-        let progress = ProgressReporter("genphys sample", total: count, enabled: !output.json)
+        let progress = ProgressReporter("genphys sample", total: count, enabled: output.showProgress)
         let (zMax, zMin, rtol) = (self.zMax, self.zMin, self.rtol)
         let parts = try Parallel.mapChunks(count: count, chunkSize: 1, threads: threadOptions.count, makeWorkspace: { () }) { _, range in
             let r = try model.transport(Array(starts.rowSlice(range.lowerBound)), zMax: zMax, zMin: zMin, relativeTolerance: rtol)
@@ -143,7 +144,12 @@ struct GenPhysSample: ParsableCommand {
         let out = Output(data: try dataOptions.spec().description, mass: mass, zMax: zMax, zMin: zMin, seed: dataOptions.seed,
                          samples: samples, logWeights: lw, normalisedWeights: nw, effectiveSampleSize: ess,
                          nearestTrainingPoint: nn.map(\.nearest), nearestDistance: nn.map(\.nearestDistance))
-        if output.json { print(try JSONOutput.encode(out)); return }
+        if output.json {
+            try printJSON(command: "genphys sample", data: DataDescription(spec: out.data, n: data.n, d: data.d),
+                          parameters: ["m": .number(mass), "samples": .integer(count), "zMax": .number(zMax), "zMin": .number(zMin),
+                                       "rtol": .number(rtol), "seed": .seed(dataOptions.seed)], results: out)
+            return
+        }
         print("Yukawa m = \(mass)  data \(out.data)  z: \(zMax) → \(zMin)  ESS \(String(format: "%.2f", ess)) of \(count)")
         for (i, s) in samples.enumerated() {
             print(String(format: "  %4d  ln W %+.4f  w %.4f  nearest %5d  dist %.3e  ", i, lw[i], nw[i], nn[i].nearest, nn[i].nearestDistance)
@@ -156,6 +162,7 @@ struct GenPhysCollapse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collapse",
         abstract: "Collapse fraction P_{x~q_z}[max w ≥ 0.99] against z for several masses, beside PFGM (D = 1, r = z).",
+        usage: UsageText.line("genphys collapse", "[--m <m,…>] [--samples <n>] [--z-max <z>] [--z-min <z>] [--points <n>]", UsageText.data, UsageText.output, UsageText.threads),
         discussion: "Example: diffphys genphys collapse --m 0.1,1,4 --data gmm2:d=8,n=20 --samples 400")
 
     @OptionGroup var dataOptions: DataOptions
@@ -178,8 +185,8 @@ struct GenPhysCollapse: ParsableCommand {
         /// nil: PFGM (D = 1), the m → 0 limit.
         var mass: Double?
         var z: [Double]
-        var collapseFraction: [GenPhysMeasured]
-        var zCollapseHalf: GenPhysMeasured?
+        var collapseFraction: [Measured]
+        var zCollapseHalf: Measured?
     }
 
     func run() throws {
@@ -188,19 +195,24 @@ struct GenPhysCollapse: ParsableCommand {
         var rows: [Row] = []
         for m in try parseMasses(masses) {
             let c = try YukawaFlowModel(points: data.points, mass: m).collapseCurve(zs: zs, samples: samples, seed: dataOptions.seed)
-            rows.append(Row(mass: m, z: zs, collapseFraction: c.points.map { GenPhysMeasured($0.collapseFraction) },
-                            zCollapseHalf: c.zCollapseHalf.map(GenPhysMeasured.init)))
+            rows.append(Row(mass: m, z: zs, collapseFraction: c.points.map { $0.collapseFraction.measured },
+                            zCollapseHalf: c.zCollapseHalf?.measured))
         }
         let pfgm = try PoissonFlowAnalysis.marginalCurves(model: try PoissonFlowModel(points: data.points, D: 1), sigmas: zs, samples: samples,
                                                           seed: dataOptions.seed, threads: threadOptions.count)
-        rows.append(Row(mass: nil, z: zs, collapseFraction: pfgm.points.map { GenPhysMeasured($0.collapseFraction) },
-                        zCollapseHalf: pfgm.sigmaCollapseHalf.map(GenPhysMeasured.init)))
-        if output.json { print(try JSONOutput.encode(rows)); return }
+        rows.append(Row(mass: nil, z: zs, collapseFraction: pfgm.points.map { $0.collapseFraction.measured },
+                        zCollapseHalf: pfgm.sigmaCollapseHalf?.measured))
+        if output.json {
+            try printJSON(command: "genphys collapse", data: DataDescription(spec: try dataOptions.spec().description, n: data.n, d: data.d),
+                          parameters: ["m": .text(masses), "samples": .integer(samples), "zMax": .number(zMax), "zMin": .number(zMin),
+                                       "points": .integer(points), "seed": .seed(dataOptions.seed)], results: ["curves": rows])
+            return
+        }
         print("data \(try dataOptions.spec())  n = \(data.n), N = \(data.d)   z where P(max w ≥ 0.99) = ½")
         for r in rows {
             let label = r.mass.map { "m = \($0)" } ?? "PFGM (m → 0, D = 1)"
             print("  " + label.padding(toLength: 22, withPad: " ", startingAt: 0)
-                  + (r.zCollapseHalf.map { String(format: "z½ = %.4g ± %.2g", $0.value, $0.stderr) } ?? "z½ not crossed"))
+                  + (r.zCollapseHalf.map { String(format: "z½ = %.4g ± %.2g", $0.value, $0.stderr ?? .nan) } ?? "z½ not crossed"))
         }
     }
 }

@@ -8,6 +8,7 @@ struct MemorizationMapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memorization-map",
         abstract: "Sweep the memorisation threshold over (n, d): measured E[Y2](t) on a grid, phase diagram in (α, t).",
+        usage: UsageText.line("memorization-map", UsageText.data, UsageText.output, UsageText.threads, "--n <n,…> [--d <d,…>] [--times <times>] [--samples <samples>] --out <dir> [--fresh]"),
         discussion: """
         For each n (and d, for gaussian/gmm2 specs; real data keeps its d and --n subsamples it) and each time, the \
         planted forward-sampling E[Y2] and f^e (Docs/Theory.md §3.3–3.4) are appended to DIR/map.csv as soon as they are \
@@ -20,14 +21,14 @@ struct MemorizationMapCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(parsing: .unconditional, help: "Comma-separated training-set sizes n.") var n: String
+    @Option(parsing: .unconditional, help: "Comma-separated training-set sizes n (required).") var n: String
     @Option(parsing: .unconditional, help: "Comma-separated dimensions d (gaussian/gmm2 specs only; default: the spec's d).") var d: String?
     @Option(parsing: .unconditional, help: "Comma-separated forward times t > 0.") var times = TimeList([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3])
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     var samples: Int { sampleCount.samples }
-    @Option(help: "Output directory (map.csv, thresholds.csv).") var out: String
+    @Option(help: "Output directory for map.csv and thresholds.csv (required).") var out: String
     @Option(help: .hidden) var stopAfter: Int?
-    @Flag(help: "Start over: remove the folder's earlier rows instead of resuming.") var fresh = false
+    @Flag(help: "Start over: remove the folder's earlier rows instead of resuming (default: resume).") var fresh = false
 
     func validate() throws {
         let ns = (try? integers(n, option: "--n")) ?? [], ds = (try? d.map { try integers($0, option: "--d") }) ?? nil
@@ -39,11 +40,47 @@ struct MemorizationMapCommand: ParsableCommand {
     }
 
     struct Output: Encodable {
-        var data: String
         var csv: String
-        var rows: [MemorizationMapRow]
-        var thresholds: [MemorizationThreshold]
-        var conventions = "t = forward time; alpha = ln n / d; threshold = t where planted E[Y2] = 1/2"
+        var thresholdsCSV: String
+        var rows: [Row]
+        var thresholds: [Threshold]
+
+        /// A map row in schema form: measured values `{value, stderr}`, the primary tS.
+        struct Row: Encodable {
+            var n, d: Int
+            var alpha, t: Double
+            var y2, fe, feRatio: Measured
+            var tCGaussian: Double?
+            var tCSpectrum: Double
+            /// t_S in the shared shape (Λ = e^{2 t_S} − 1 from the primary ½ ln(1 + Λ) stored in the row).
+            var tS: SpeciationTimeOutput
+            init(_ r: MemorizationMapRow) {
+                n = r.n; d = r.d; alpha = r.alpha; t = r.t
+                y2 = Measured(r.y2, stderr: r.y2Stderr)
+                fe = Measured(r.fe, stderr: r.feStderr)
+                feRatio = Measured(r.feRatio, stderr: r.feStderr / r.alpha)
+                tCGaussian = r.tCGaussian.isNaN ? nil : r.tCGaussian
+                tCSpectrum = r.tCSpectrum
+                tS = SpeciationTimeOutput(SpeciationTheory.tS(lambda: expm1(2 * r.tS)))
+            }
+        }
+
+        /// A threshold in schema form: `tC` as every command writes it.
+        struct Threshold: Encodable {
+            var n, d: Int
+            var alpha: Double
+            /// t_S in the shared shape (primary ½ ln(1 + Λ)).
+            var tS: SpeciationTimeOutput
+            var tC: CollapseTimeOutput
+            init(_ h: MemorizationThreshold) {
+                n = h.n; d = h.d; alpha = h.alpha; tS = SpeciationTimeOutput(SpeciationTheory.tS(lambda: expm1(2 * h.tS)))
+                var measured: [String: Measured] = [:], predicted: [String: Measured] = ["spectrum": .exact(h.tCSpectrum)]
+                if let m = h.measured { measured["y2"] = m.measured }
+                if let m = h.measuredEntropy10 { measured["entropy10"] = m.measured }
+                if let g = h.tCGaussian { predicted["gaussian"] = .exact(g) }
+                tC = CollapseTimeOutput(measured: measured, predicted: predicted)
+            }
+        }
     }
 
     func integers(_ text: String, option: String) throws -> [Int] {
@@ -75,7 +112,8 @@ struct MemorizationMapCommand: ParsableCommand {
         let rows = try map.run(csvPath: csvPath, stopAfter: stopAfter, progress: progress)
         let thresholds = try map.solvedThresholds(rows, progress: progress)
         progress.finish()
-        var table = CSVTable(header: ["n", "d", "alpha", "tCY2", "tCY2Stderr", "tCEntropy10", "tCGaussian", "tCSpectrum", "tS"])
+        // Shared names (Docs/Schema.md): tC = primary measured t_C (E[Y2] = ½), tS = primary ½ ln(1 + Λ).
+        var table = CSVTable(header: ["n", "d", "alpha", "tC", "tCStderr", "tCEntropy10", "tCGaussian", "tCSpectrum", "tS"])
         for h in thresholds {
             table.append([.integer(h.n), .integer(h.d), .number(h.alpha), .number(h.measured?.t ?? .nan),
                           .number(h.measured?.standardError ?? .nan), .number(h.measuredEntropy10?.t ?? .nan),
@@ -85,12 +123,17 @@ struct MemorizationMapCommand: ParsableCommand {
         try table.write(to: thresholdsPath)
         if let plot = output.plot { try drawPlot(spec: spec, csv: csvPath, thresholds: thresholdsPath, rows: rows, to: plot) }
         if output.json {
-            print(try JSONOutput.encode(Output(data: spec.description, csv: csvPath, rows: rows, thresholds: thresholds)))
+            try printJSON(command: "memorization-map", data: DataDescription(spec: spec.description),
+                          parameters: ["n": .numbers(ns.map(Double.init)), "d": ds.map { .numbers($0.map(Double.init)) } ?? .text("spec"),
+                                       "times": .numbers(ts), "samples": .integer(samples), "seed": .seed(dataOptions.seed)],
+                          notes: ["threshold": "t_C = t where planted E[Y2] = 1/2 (primary), per (n, d)"],
+                          results: Output(csv: csvPath, thresholdsCSV: thresholdsPath, rows: rows.map(Output.Row.init),
+                                          thresholds: thresholds.map(Output.Threshold.init)))
             return
         }
         print("data: \(spec)   \(rows.count) rows in \(csvPath)   (\(samples) planted forward samples per row, seed \(dataOptions.seed))")
         print("Memorisation threshold per (n, d): measured t where E[Y2] = ½ vs predicted t_C (Docs/Theory.md §3.2)")
-        print("       n      d      α          measured t_C^{Y2}   f^e/α=0.1   eq. 10    spectrum   t_S")
+        print("       n      d      α          measured t_C^{Y2}   f^e/α=0.1   eq. 10    spectrum   t_S=½ln(1+Λ)")
         func f(_ x: Double?) -> String { x.map { String(format: "%8.4f", $0) } ?? "       -" }
         for h in thresholds {
             let m = h.measured.map { String(format: "%8.4f ± %6.4f", $0.t, $0.standardError) } ?? "  (not bracketed)"
@@ -104,10 +147,10 @@ struct MemorizationMapCommand: ParsableCommand {
     private func drawPlot(spec: DatasetSpec, csv: String, thresholds: String, rows: [MemorizationMapRow], to png: String) throws {
         let dat = (png as NSString).deletingPathExtension + ".dat"
         // Data next to the PNG: copy of the rows (space separated) and the thresholds.
-        let text = try String(contentsOfFile: csv, encoding: .utf8).replacingOccurrences(of: ",", with: " ")
+        let text = CSVTable.spaceSeparated(try String(contentsOfFile: csv, encoding: .utf8))
         try writeText(text, to: dat)
         let thr = (png as NSString).deletingPathExtension + "-thresholds.dat"
-        try writeText(try String(contentsOfFile: thresholds, encoding: .utf8).replacingOccurrences(of: ",", with: " "), to: thr)
+        try writeText(CSVTable.spaceSeparated(try String(contentsOfFile: thresholds, encoding: .utf8)), to: thr)
         let alphas = rows.map(\.alpha).filter { $0 > 0 }
         let aMin = (alphas.min() ?? 0.01) / 1.5, aMax = (alphas.max() ?? 1) * 1.5
         let tMax = (rows.map(\.t).max() ?? 3) * 1.2, tMin = (rows.map(\.t).min() ?? 0.01) / 1.2
@@ -140,8 +183,7 @@ struct MemorizationMapCommand: ParsableCommand {
         }
         plots.append("'\(thr)' using 3:4:5 every ::1 with yerrorbars pt 7 lc rgb 'blue' title 'measured t_C (E[Y2] = 1/2)'")
         if case .gaussian = spec {} else {
-            // Column 9 (tS) holds ½ ln Λ; the figure draws the primary t_S = ½ ln(1 + Λ) = ½ ln(1 + e^{2 tS}).
-            plots.append("'\(thr)' using 3:(0.5*log(1+exp(2*$9))) every ::1 with points pt 9 ps 1.5 lc rgb 'dark-green' title 't_S = ½ ln(1 + Λ)'")
+            plots.append("'\(thr)' using 3:9 every ::1 with points pt 9 ps 1.5 lc rgb 'dark-green' title 't_S = ½ ln(1 + Λ)'")
         }
         lines.append("plot " + plots.joined(separator: ", "))
         try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 1000, height: 700)

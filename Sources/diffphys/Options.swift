@@ -39,7 +39,7 @@ struct DataOptions: ParsableArguments {
 
 /// `--json`: commands whose only output choice is JSON vs text.
 struct JSONOptions: ParsableArguments {
-    @Flag(help: "Print machine-readable JSON instead of text (default: text).")
+    @Flag(help: "Print machine-readable JSON (the Docs/Schema.md envelope) instead of text (default: text).")
     var json = false
 }
 
@@ -86,12 +86,18 @@ struct SampleFileOptions: ParsableArguments {
     }
 }
 
-/// The backward-SDE options (`--T`, `--t-min`, `--steps`, `--grid`, `--scheme`) → `SDESettings`,
+/// The backward-SDE options (`--horizon`, `--t-min`, `--steps`, `--grid`, `--scheme`) → `SDESettings`,
 /// with the library's one set of defaults.
 struct SDEOptions: ParsableArguments {
-    @Option(name: .customLong("T"), parsing: .unconditional,
+    @Option(name: .customLong("horizon"), parsing: .unconditional,
             help: "Start time T of backward trajectories, x(T) ~ N(0, I) (default: 6; speciation: max(½ln Λ + 3, t_max + 1)).")
-    var horizon: Double?
+    var horizonOption: Double?
+
+    /// `--T`: the former spelling of `--horizon`, kept as a hidden alias.
+    @Option(name: .customLong("T"), parsing: .unconditional, help: .private)
+    var legacyHorizon: Double?
+
+    var horizon: Double? { horizonOption ?? legacyHorizon }
 
     @Option(parsing: .unconditional, help: "Final time t_min > 0 of backward trajectories.")
     var tMin: Double = SDESettings.defaultTMin
@@ -107,10 +113,11 @@ struct SDEOptions: ParsableArguments {
 
     var settings: SDESettings { SDESettings(horizon: horizon, tMin: tMin, steps: steps, grid: grid, scheme: scheme) }
 
-    /// T as run: `--T`, or the library default.
+    /// T as run: `--horizon`, or the library default.
     var resolvedHorizon: Double { settings.resolvedHorizon() }
 
     func validate() throws {
+        if horizonOption != nil, legacyHorizon != nil { throw ValidationError("give --horizon once (--T is its former spelling)") }
         do { try settings.validate() } catch let e as ModelError { throw CLIError.validation(e) }
     }
 }
@@ -138,7 +145,7 @@ struct TimeGridOptions<Defaults: TimeGridDefaults>: ParsableArguments {
     @Option(parsing: .unconditional, help: "Comma-separated forward times t > 0 (default: chosen automatically, as with --auto).")
     var times: TimeList?
 
-    @Flag(help: "Choose the times around the predicted time (the default when --times is absent).")
+    @Flag(help: "Choose the times around the predicted time (default: on when --times is absent).")
     var auto = false
 
     @Option(parsing: .unconditional, help: "Number of times for --auto.")
@@ -189,10 +196,10 @@ func parseNumbers(_ text: String, option: String) throws -> [Double] {
 enum CLIError {
     /// Flags by library parameter name (`ModelError.parameter`).
     static let flags: [String: String] = [
-        "t_min": "--t-min", "T": "--T", "steps": "--steps", "scheme": "--scheme", "grid": "--grid",
+        "t_min": "--t-min", "T": "--horizon", "steps": "--steps", "scheme": "--scheme", "grid": "--grid",
         "t": "--t", "point": "--x", "times": "--times", "pairs": "--pairs", "samples": "--samples",
-        "trajectories": "--trajectories", "count": "--count", "sigma_min": "--sigma-min", "sigma_max": "--sigma-max",
-        "tolerance": "--rtol", "D": "--D", "sigma": "--sigma",
+        "trajectories": "--trajectories", "count": "--samples", "sigma_min": "--sigma-min", "sigma_max": "--sigma-max",
+        "tolerance": "--rtol", "D": "--extra-dimensions", "sigma": "--sigma",
     ]
 
     /// The flag a library parameter is set by, if any.
@@ -220,6 +227,48 @@ enum CLIError {
         if String(describing: type(of: error)).hasPrefix("NS") { return Flagged(description: FileErrors.cause(error)) }
         return error
     }
+}
+
+/// `--out FILE.csv`: the curves a command computes, as a camelCase CSV (Docs/Schema.md "CSV").
+struct CurveFileOptions: ParsableArguments {
+    @Option(name: .customLong("out"), help: "Write the computed curve(s) to this .csv file (default: none).")
+    var out: String?
+
+    func validate() throws {
+        if let out, !out.hasSuffix(".csv") { throw ValidationError("--out must end in .csv") }
+    }
+
+    /// Writes `table` to `--out` (atomically), if given.
+    func write(_ table: CSVTable) throws {
+        guard let out else { return }
+        try table.write(to: out)
+    }
+}
+
+/// Prints a command's JSON: the schema envelope around `results` (Docs/Schema.md).
+func printJSON<R: Encodable>(command: String, data: DataDescription?, parameters: [String: ParameterValue],
+                             notes: [String: String] = [:], warnings: [String] = [], results: R) throws {
+    print(try JSONOutput.encode(OutputEnvelope(command: command, data: data, parameters: parameters, notes: notes,
+                                               warnings: warnings, results: results)))
+}
+
+extension ParameterValue {
+    /// A seed (UInt64) as a parameter.
+    static func seed(_ s: UInt64) -> ParameterValue { s <= UInt64(Int.max) ? .integer(Int(s)) : .text(String(s)) }
+}
+
+/// Fragments of the full usage lines (ArgumentParser shortens a usage with more than 12 options
+/// to "<options>"; commands with many options state theirs in full).
+enum UsageText {
+    static let data = "[--data <spec>] [--labels <file>] [--label-column <name|index>] [--seed <seed>]"
+    static let output = "[--json] [--plot <file>]"
+    static let threads = "[--threads <threads>]"
+    static let times = "[--times <times> | --auto] [--points <points>]"
+    static let sde = "[--horizon <T>] [--t-min <t-min>] [--steps <steps>] [--grid <grid>] [--scheme <scheme>]"
+    static let pfgmLevels = "[--extra-dimensions <D,…>] [--samples <n>] [--trajectories <n>] [--sigma-max <σ>] [--sigma-min <σ>] [--points <n>]"
+
+    /// `diffphys <command> <parts…>`.
+    static func line(_ command: String, _ parts: String...) -> String { (["diffphys", command] + parts).joined(separator: " ") }
 }
 
 /// Prints to standard error.

@@ -8,6 +8,7 @@ struct OverviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "overview",
         abstract: "Speciation and collapse times of a dataset: predictions beside a quick forward-sampling measurement.",
+        usage: UsageText.line("overview", UsageText.data, UsageText.output, UsageText.threads, "[--samples <samples>] [--points <points>] [--threshold <phi>] [--out <file.csv>]"),
         discussion: """
         Predictions: Λ (top covariance eigenvalue) and t_S in the three conventions of Docs/Theory.md §2.1; t_C from the \
         Gaussian closed form (gaussian/gmm2 specs) and the Gaussian-spectrum bound (Docs/Theory.md §3.2). \
@@ -22,8 +23,9 @@ struct OverviewCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var sampleCount: SampleCountOptions<Self>
     var samples: Int { sampleCount.samples }
-    @Option(parsing: .unconditional, help: "Number of times on the measurement grid (log-spaced).") var points = 24
+    @Option(parsing: .unconditional, help: "Number of times on the measurement grid, log-spaced.") var points = 24
     @Option(parsing: .unconditional, help: "φ level that defines the measured speciation time.") var threshold = 0.775
+    @OptionGroup var curveFile: CurveFileOptions
 
     func validate() throws {
         guard points >= 3 else { throw ValidationError("--points must be ≥ 3") }
@@ -33,7 +35,18 @@ struct OverviewCommand: ParsableCommand {
                                           SizeCheck.item("--points", points, Double(points) * (2 * s + 64))])
     }
 
-    struct Row: Encodable { var t, y2, y2Stderr: Double; var phi, phiStderr, phiTheory: Double? }
+    struct Row: Encodable {
+        var t, y2, y2Stderr: Double; var phi, phiStderr, phiTheory: Double?
+        /// Schema row: `{t, y2: {value, stderr}, phi: {value, stderr} | null, phiTheory}` (Docs/Schema.md).
+        enum CodingKeys: String, CodingKey { case t, y2, phi, phiTheory }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(t, forKey: .t)
+            try c.encode(Measured(y2, stderr: y2Stderr), forKey: .y2)
+            try c.encode(phi.map { Measured($0, stderr: phiStderr) }, forKey: .phi)
+            try c.encode(phiTheory, forKey: .phiTheory)
+        }
+    }
     struct Output: Encodable {
         var data: String
         var n: Int
@@ -51,6 +64,22 @@ struct OverviewCommand: ParsableCommand {
         var seed: UInt64
         var samples: Int
         var conventions = "t = forward time; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased covariance"
+
+        /// Schema results (Docs/Schema.md "Keys of results per command"); data, seed and samples are in the envelope.
+        enum CodingKeys: String, CodingKey { case alpha, lambda, lambdaPopulation, tS, tC, tCross, tCrossOverTS, curve }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(alpha, forKey: .alpha)
+            try c.encode(lambda, forKey: .lambda)
+            try c.encode(lambdaPopulation, forKey: .lambdaPopulation)
+            try c.encode(SpeciationTimeOutput(tS), forKey: .tS)
+            var measured: [String: Measured] = [:]
+            if let v = tCMeasuredY2 { measured["y2"] = Measured(v, stderr: tCMeasuredY2Stderr) }
+            try c.encode(CollapseTimeOutput(measured: measured, predicted: tC.mapValues { .exact($0) }), forKey: .tC)
+            try c.encode(tCross.map { Measured($0, stderr: tCrossStderr) }, forKey: .tCross)
+            try c.encode(tCross.map { Measured($0 / tS.curvature, stderr: tCrossStderr.map { $0 / tS.curvature }) }, forKey: .tCrossOverTS)
+            try c.encode(curve, forKey: .curve)
+        }
     }
 
     func run() throws {
@@ -101,19 +130,26 @@ struct OverviewCommand: ParsableCommand {
                          tCross: phiCross?.t, tCrossStderr: phiCross?.standardError, curve: rows,
                          seed: dataOptions.seed, samples: samples)
         if let plot = output.plot { try drawPlot(out, to: plot) }
-        if output.json { print(try JSONOutput.encode(out)); return }
+        try curveFile.write(curveTable(out))
+        if output.json {
+            try printJSON(command: "overview", data: DataDescription(spec: spec.description, n: data.n, d: data.d),
+                          parameters: ["samples": .integer(samples), "points": .integer(points), "threshold": .number(threshold),
+                                       "seed": .seed(dataOptions.seed)],
+                          results: out)
+            return
+        }
         let f = { (v: Double) in String(format: "%.4f", v) }
         print("data: \(spec)   n = \(data.n), d = \(data.d), α = ln n/d = \(f(out.alpha))   seed \(dataOptions.seed)")
         print("conventions: \(out.conventions)")
         print("")
         print("Speciation (Docs/Theory.md §2)")
         print("  Λ = \(f(spectrum.lambda))\(lambdaPopulation.map { " (population d m̃² + σ² = \(f($0)))" } ?? "")\(spectrum.usedGram ? " [Gram matrix, n < d]" : "")")
-        print("  predicted t_S: ½lnΛ = \(f(ts.paper))   ½ln(1+Λ) = \(f(ts.curvature))   ½ln(2Λ) = \(f(ts.drift))")
-        if let c = phiCross { print("  measured  t_cross(φ = \(threshold)) = \(f(c.t)) ± \(f(c.standardError))   (Rao–Blackwellised φ, \(samples) samples/time)") }
+        print("  predicted t_S = ½ln(1+Λ) = \(f(ts.curvature)) [primary]   (also: paper ½lnΛ = \(f(ts.paper)), drift ½ln(2Λ) = \(f(ts.drift)))")
+        if let c = phiCross { print("  measured  t_cross(φ = \(threshold)) = \(f(c.t)) ± \(f(c.standardError))   t_cross/t_S = \(f(c.t / ts.curvature)) ± \(f(c.standardError / ts.curvature))   (Rao–Blackwellised φ, \(samples) samples/time)") }
         else if data.labels == nil { print("  (no class labels: φ not measured)") }
         print("Collapse (Docs/Theory.md §3)")
-        for key in tC.keys.sorted() { print("  predicted t_C (\(key == "spectrum" ? "Gaussian-spectrum bound" : "Gaussian closed form, eq. 10")) = \(f(tC[key]!))") }
-        if let c = y2Cross { print("  measured  t_C^{Y2} (E[Y2] = ½) = \(f(c.t)) ± \(f(c.standardError))") }
+        for key in tC.keys.sorted() { print("  predicted t_C (\(key == "spectrum" ? "Gaussian-spectrum t_C; a bound for the entropy criterion only" : "Gaussian closed form, eq. 10")) = \(f(tC[key]!))") }
+        if let c = y2Cross { print("  measured  t_C = t_C^{Y2} (E[Y2] = ½) = \(f(c.t)) ± \(f(c.standardError)) [primary]") }
         print("")
         print("      t      E[Y2]   ±SE      φ_RB    ±SE    φ_theory")
         for r in rows {
@@ -124,11 +160,18 @@ struct OverviewCommand: ParsableCommand {
         if let plot = output.plot { print("figure: \(plot)") }
     }
 
+    /// The measured curves as the `--out` CSV (camelCase; empty cell = missing).
+    private func curveTable(_ out: Output) -> CSVTable {
+        var table = CSVTable(header: ["t", "y2", "y2Stderr", "phi", "phiStderr", "phiTheory"])
+        for r in out.curve { table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.phi ?? .nan), .number(r.phiStderr ?? .nan), .number(r.phiTheory ?? .nan)]) }
+        return table
+    }
+
     private func drawPlot(_ out: Output, to png: String) throws {
         let dat = (png as NSString).deletingPathExtension + ".dat"
         var table = CSVTable(header: ["t", "y2", "y2Stderr", "phi", "phiStderr", "phiTheory"])
         for r in out.curve { table.append([.number(r.t), .number(r.y2), .number(r.y2Stderr), .number(r.phi ?? .nan), .number(r.phiStderr ?? .nan), .number(r.phiTheory ?? .nan)]) }
-        try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: dat)
+        try writeText(CSVTable.spaceSeparated(table.text), to: dat)
         var lines = [
             "set title \(Gnuplot.quote(lines: [out.data, "E[Y2] and φ vs forward time (error bars ±1 SE)"])) noenhanced",
             "set xlabel 't (forward time)'", "set ylabel 'E[Y2] (same training point),  φ (same class)'", "set logscale x",

@@ -21,8 +21,29 @@ func parseExtraDimensions(_ text: String) throws -> [Double] {
     try text.split(separator: ",").map { part in
         let p = part.trimmingCharacters(in: .whitespaces).lowercased()
         if p == "inf" || p == "infinity" { return .infinity }
-        guard let v = Double(p), v.isFinite, v > 0 else { throw ValidationError("--D: '\(part)' must be a real number > 0 or inf") }
+        guard let v = Double(p), v.isFinite, v > 0 else { throw ValidationError("--extra-dimensions: '\(part)' must be a real number > 0 or inf") }
         return v
+    }
+}
+
+/// Default of `--extra-dimensions` for one command.
+protocol ExtraDimensionDefault { static var value: String { get } }
+/// One D (sample, field): diffusion.
+enum SingleDefault: ExtraDimensionDefault { static let value = "inf" }
+/// A sweep of D (collapse, speciation).
+enum ListDefault: ExtraDimensionDefault { static let value = "1,4,16,inf" }
+
+/// `--extra-dimensions D` (lower case; `--D` is its former spelling, kept as a hidden alias: `--d` is the data dimension elsewhere).
+struct ExtraDimensionOption<Default: ExtraDimensionDefault>: ParsableArguments {
+    @Option(name: .customLong("extra-dimensions"), parsing: .unconditional,
+            help: "Extra dimensions D of PFGM++: a real number > 0 or inf (diffusion); a comma list where a sweep is allowed (default: \(Default.value)).")
+    var option: String?
+    @Option(name: .customLong("D"), parsing: .unconditional, help: .private) var legacy: String?
+
+    var value: String { option ?? legacy ?? Default.value }
+
+    func validate() throws {
+        if option != nil, legacy != nil { throw ValidationError("give --extra-dimensions once (--D is its former spelling)") }
     }
 }
 
@@ -34,28 +55,35 @@ struct PFGMSample: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
         abstract: "Generate with the exact PFGM++ ODE (adaptive gsl_odeiv2 in ln σ, or the EDM Heun schedule).",
-        discussion: "Example: diffphys pfgm sample --D 4 --data gmm2:d=2,n=5 --count 8 --json")
+        usage: UsageText.line("pfgm sample", UsageText.data, UsageText.output, UsageText.threads, "[--extra-dimensions <D>] [--sigma-max <σ>] [--sigma-min <σ>]",
+                             "[--samples <n> | --start <x1,x2,…>] [--no-denoise] [--integrator <adaptive|heun>] [--steps <n>] [--rtol <tol>] [--noise <chi2|beta>]"),
+        discussion: "Example: diffphys pfgm sample --extra-dimensions 4 --data gmm2:d=2,n=5 --samples 8 --json")
 
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(name: .customLong("D"), parsing: .unconditional, help: "Extra dimensions D > 0, or inf (diffusion).") var extra = "inf"
+    @OptionGroup var extraDimensions: ExtraDimensionOption<SingleDefault>
+    var extra: String { extraDimensions.value }
     @Option(parsing: .unconditional, help: "Start noise level σ_max.") var sigmaMax = 80.0
     @Option(parsing: .unconditional, help: "Final noise level σ_min.") var sigmaMin = 1e-3
-    @Option(parsing: .unconditional, help: "Number of samples (prior draws).") var count = 16
-    @Option(parsing: .unconditional, help: "One trajectory from this point x1,x2,… instead of prior draws (default: --count prior draws).") var start: String?
-    @Flag(help: "Return x at σ_min without the final denoising step.") var noDenoise = false
+    @Option(name: .customLong("samples"), parsing: .unconditional, help: "Number of samples, prior draws (default: 16).") var samplesOption: Int?
+    /// `--count`: the former spelling of `--samples`, kept as a hidden alias.
+    @Option(name: .customLong("count"), parsing: .unconditional, help: .private) var legacyCount: Int?
+    var count: Int { samplesOption ?? legacyCount ?? 16 }
+    @Option(parsing: .unconditional, help: "One trajectory from this point x1,x2,… instead of prior draws (default: --samples prior draws).") var start: String?
+    @Flag(help: "Return x at σ_min without the final denoising step (default: denoise).") var noDenoise = false
     @Option(help: "Integrator: adaptive (gsl rk8pd in ln σ) or heun (EDM schedule).") var integrator: Method = .adaptive
-    @Option(parsing: .unconditional, help: "Heun steps (EDM: 18).") var steps = 18
+    @Option(parsing: .unconditional, help: "Heun steps (18 as in EDM).") var steps = 18
     @Option(parsing: .unconditional, help: "Relative tolerance of the adaptive integrator.") var rtol = 1e-10
     @Option(help: "Prior noise: chi2 (scale mixture) or beta (authors' Beta-prime radius).") var noise: PoissonFlowNoise = .chiSquared
 
     enum Method: String, ExpressibleByArgument, CaseIterable { case adaptive, heun }
 
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be ≥ 1") }
+        if samplesOption != nil, legacyCount != nil { throw ValidationError("give --samples once (--count is its former spelling)") }
+        guard count >= 1 else { throw ValidationError("--samples must be ≥ 1") }
         let (n, d) = SizeCheck.shape(dataOptions)
-        try SizeCheck.check(dataOptions, [SizeCheck.item("--count", count, Double(count) * (6 * d + n)),
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", count, Double(count) * (6 * d + n)),
                                           SizeCheck.item("--steps", steps, 4 * Double(steps))])
         guard sigmaMin > 0, sigmaMax.isFinite, sigmaMax > sigmaMin else { throw ValidationError("need σ_max > σ_min > 0") }
         guard sigmaMax <= 1e150, sigmaMin >= 1e-150 else {
@@ -63,11 +91,13 @@ struct PFGMSample: ParsableCommand {
         }
         guard steps >= 2 else { throw ValidationError("--steps must be ≥ 2") }
         guard rtol > 0 else { throw ValidationError("--rtol must be > 0") }
-        guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--D takes one value here") }
+        guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--extra-dimensions takes one value here") }
     }
 
     struct Output: Encodable {
         var data: String, D: Double, sigmaMax: Double, sigmaMin: Double, integrator: String, denoised: Bool, seed: UInt64
+        /// Results keys (data, seed in the envelope; the model's warnings in the envelope's warnings).
+        enum CodingKeys: String, CodingKey { case D, sigmaMax, sigmaMin, integrator, denoised, samples, nearestTrainingPoint, nearestDistance, kappa }
         var samples: [[Double]]
         var nearestTrainingPoint: [Int]
         var nearestDistance: [Double]
@@ -104,8 +134,8 @@ struct PFGMSample: ParsableCommand {
             var pts = CSVTable(header: ["x1", "x2"]), gen = CSVTable(header: ["x1", "x2"])
             for i in 0..<data.n { pts.append([.number(data.points[i, 0]), .number(data.points[i, 1])]) }
             for s in samples { gen.append([.number(s[0]), .number(s[1])]) }
-            try writeText(pts.text.replacingOccurrences(of: ",", with: " "), to: base + "-data.dat")
-            try writeText(gen.text.replacingOccurrences(of: ",", with: " "), to: base + "-samples.dat")
+            try writeText(CSVTable.spaceSeparated(pts.text), to: base + "-data.dat")
+            try writeText(CSVTable.spaceSeparated(gen.text), to: base + "-samples.dat")
             try Gnuplot.render(script: """
                 set title \(Gnuplot.quote("PFGM++ D = \(D): samples (first two coordinates)")) noenhanced
                 set xlabel 'x1'; set ylabel 'x2'
@@ -113,7 +143,15 @@ struct PFGMSample: ParsableCommand {
                 '\(base)-samples.dat' every ::1 with points pt 1 ps 1 title 'samples'
                 """, to: plot)
         }
-        if output.json { print(try JSONOutput.encode(out)); return }
+        if output.json {
+            try printJSON(command: "pfgm sample", data: DataDescription(spec: out.data, n: data.n, d: data.d),
+                          parameters: ["extraDimensions": .number(D), "samples": .integer(samples.count), "sigmaMax": .number(sigmaMax),
+                                       "sigmaMin": .number(sigmaMin), "integrator": .text(integrator.rawValue), "steps": .integer(steps),
+                                       "rtol": .number(rtol), "noise": .text(noise.rawValue), "denoise": .flag(!noDenoise),
+                                       "seed": .seed(dataOptions.seed)],
+                          warnings: model.warnings, results: out)
+            return
+        }
         print("PFGM++ D = \(D)  data \(out.data)  σ: \(sigmaMax) → \(sigmaMin)  \(integrator.rawValue)\(noDenoise ? "  (no denoising)" : "")")
         for (i, s) in samples.enumerated() {
             print(String(format: "  %4d  nearest %5d  dist %.3e  κ %.4f  ", i, nn[i].nearest, nn[i].nearestDistance, run.kappa[i])
@@ -136,18 +174,24 @@ struct PFGMField: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "field",
         abstract: "Posterior weights, denoiser, velocity, true score, log-density and raw (E_x, E_r) at one point.",
-        discussion: "Example: diffphys pfgm field --D 1 --data points.csv --x 0.3,-0.2 --sigma 0.5 --json")
+        discussion: "Example: diffphys pfgm field --extra-dimensions 1 --data points.csv --x 0.3,-0.2 --noise-level 0.5 --json")
 
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
-    @Option(name: .customLong("D"), parsing: .unconditional, help: "Extra dimensions D > 0, or inf.") var extra = "inf"
-    @Option(parsing: .unconditional, help: "The point x1,x2,…") var x: String
-    @Option(parsing: .unconditional, help: "Noise level σ (r = σ√D).") var sigma: Double
+    @OptionGroup var extraDimensions: ExtraDimensionOption<SingleDefault>
+    var extra: String { extraDimensions.value }
+    @Option(parsing: .unconditional, help: "The point x1,x2,… (required).") var x: String
+    @Option(name: .customLong("noise-level"), parsing: .unconditional, help: "Noise level σ, r = σ√D (required).") var noiseLevel: Double?
+    /// `--sigma`: the former spelling of `--noise-level` (σ is the cluster standard deviation elsewhere), hidden alias.
+    @Option(name: .customLong("sigma"), parsing: .unconditional, help: .private) var legacySigma: Double?
+    var sigma: Double { noiseLevel ?? legacySigma ?? .nan }
 
     func validate() throws {
-        guard sigma > 0, sigma.isFinite else { throw ValidationError("--sigma must be finite and > 0") }
+        if noiseLevel != nil, legacySigma != nil { throw ValidationError("give --noise-level once (--sigma is its former spelling)") }
+        guard noiseLevel != nil || legacySigma != nil else { throw ValidationError("missing --noise-level") }
+        guard sigma > 0, sigma.isFinite else { throw ValidationError("--noise-level must be finite and > 0") }
         try SizeCheck.check(dataOptions, [])
-        guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--D takes one value here") }
+        guard try parseExtraDimensions(extra).count == 1 else { throw ValidationError("--extra-dimensions takes one value here") }
     }
 
     func run() throws {
@@ -155,7 +199,13 @@ struct PFGMField: ParsableCommand {
         let model = try PoissonFlowModel(try dataOptions.dataset(), D: D)
         if !output.json { warnExtraDimension(D) }
         let e = try model.evaluate(at: try parseNumbers(x, option: "--x"), sigma: sigma)
-        if output.json { print(try JSONOutput.encode(e)); return }
+        if output.json {
+            let data = try dataOptions.dataset()
+            try printJSON(command: "pfgm field", data: DataDescription(spec: try dataOptions.spec().description, n: data.n, d: data.d),
+                          parameters: ["extraDimensions": .number(D), "noiseLevel": .number(sigma), "seed": .seed(dataOptions.seed)],
+                          results: e)
+            return
+        }
         let f = { (v: [Double]) in v.map { String(format: "%.10g", $0) }.joined(separator: " ") }
         print("D = \(D)  σ = \(sigma)\(e.r.map { "  r = \($0)" } ?? "")")
         print("  weights     \(f(e.weights))")
@@ -170,12 +220,19 @@ struct PFGMField: ParsableCommand {
 
 /// Shared: the D list, sample counts, σ range.
 struct PFGMAnalysisOptions: ParsableArguments {
-    @Option(name: .customLong("D"), parsing: .unconditional, help: "Extra dimensions: one value or a comma list (e.g. 1,4,16,inf).") var extra = "1,4,16,inf"
+    @OptionGroup var extraDimensions: ExtraDimensionOption<ListDefault>
+    var extra: String { extraDimensions.value }
     @Option(parsing: .unconditional, help: "Marginal samples per σ level.") var samples = 2000
     @Option(parsing: .unconditional, help: "ODE trajectories for per-trajectory levels (0: skip).") var trajectories = 100
-    @Option(parsing: .unconditional, help: "σ_max.") var sigmaMax = 80.0
-    @Option(parsing: .unconditional, help: "σ_min.") var sigmaMin = 1e-3
+    @Option(parsing: .unconditional, help: "Largest noise level σ_max.") var sigmaMax = 80.0
+    @Option(parsing: .unconditional, help: "Smallest noise level σ_min.") var sigmaMin = 1e-3
     @Option(parsing: .unconditional, help: "Number of log-spaced σ levels.") var points = 40
+
+    /// The envelope parameters of `pfgm collapse` / `pfgm speciation`.
+    func parameters(seed: UInt64) -> [String: ParameterValue] {
+        ["extraDimensions": .text(extra), "samples": .integer(samples), "trajectories": .integer(trajectories),
+         "sigmaMax": .number(sigmaMax), "sigmaMin": .number(sigmaMin), "points": .integer(points), "seed": .seed(seed)]
+    }
 
     func validate() throws {
         guard samples >= 2, trajectories >= 0, points >= 3 else { throw ValidationError("need --samples ≥ 2, --trajectories ≥ 0, --points ≥ 3") }
@@ -223,24 +280,29 @@ struct PFGMCollapse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collapse",
         abstract: "Collapse level vs D: C_D(σ) from the marginal (no ODE), σ_c/r_c along ODE paths, random-clock κ.",
+        usage: UsageText.line("pfgm collapse", UsageText.data, UsageText.output, UsageText.threads, UsageText.pfgmLevels, "[--no-clock]"),
         discussion: """
         C_D(σ) = P_{x~p_σ}[max w ≥ 0.99] (Docs/PoissonFlow.md §8.2); σ_c = level from which w_max ≥ 0.99 for good along an \
         exact ODE path; the random clock (§8.3) compares each PFGM++ path with the diffusion path from the same start \
         on the clock κσ (deviations in units of the minimum training-point spacing).
-        Example: diffphys pfgm collapse --D 1,4,16,inf --data gmm2:d=16,n=64 --trajectories 64
+        Example: diffphys pfgm collapse --extra-dimensions 1,4,16,inf --data gmm2:d=16,n=64 --trajectories 64
         """)
 
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var opts: PFGMAnalysisOptions
-    @Flag(help: "Skip the random-clock diagnostic.") var noClock = false
+    @Flag(help: "Skip the random-clock diagnostic (default: run it).") var noClock = false
 
     func run() throws {
         let data = try dataOptions.dataset()
         let rows = try runLevels(opts, data: data, seed: dataOptions.seed, threads: threadOptions.count, clock: !noClock, quiet: !output.showProgress)
         if let plot = output.plot { try plotCurves(rows, keyPath: \.collapseFractionOptional, label: "C_D(sigma)", to: plot) }
-        if output.json { print(try JSONOutput.encode(rows)); return }
+        if output.json {
+            try printJSON(command: "pfgm collapse", data: DataDescription(spec: try dataOptions.spec().description, n: data.n, d: data.d),
+                          parameters: opts.parameters(seed: dataOptions.seed), results: ["levels": rows])
+            return
+        }
         print("data \(try dataOptions.spec())  n = \(data.n), N = \(data.d)")
         print("       D   σ½(C=½)     ±SE     r½    σ_c p10/med/p90 (ODE)     κ p10/med/p90   clock dev med/p90  no-clock med")
         for r in rows {
@@ -258,12 +320,13 @@ struct PFGMSpeciation: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speciation",
         abstract: "Speciation level vs D from posterior class probabilities (labelled data).",
+        usage: UsageText.line("pfgm speciation", UsageText.data, UsageText.output, UsageText.threads, UsageText.pfgmLevels),
         discussion: """
         A deterministic flow has no clones (two copies of a state stay equal), so cloning is meaningless here. \
         Instead: φ(σ) = E_{x~p_σ} Σ_c p_c(x)² (probability that two posterior draws share a class; ODE-free) and its \
         crossing of --threshold, and per ODE path σ_S = the level from which the final class has posterior \
         probability ≥ 0.9 for good.
-        Example: diffphys pfgm speciation --D 1,16,inf --data gmm2:d=64,n=200
+        Example: diffphys pfgm speciation --extra-dimensions 1,16,inf --data gmm2:d=64,n=200
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -276,7 +339,11 @@ struct PFGMSpeciation: ParsableCommand {
         guard let labels = data.labels, Set(labels).count >= 2 else { throw ValidationError("speciation needs labelled data with ≥ 2 classes") }
         let rows = try runLevels(opts, data: data, seed: dataOptions.seed, threads: threadOptions.count, clock: false, quiet: !output.showProgress)
         if let plot = output.plot { try plotCurves(rows, keyPath: \.classAgreement, label: "phi(sigma)", to: plot) }
-        if output.json { print(try JSONOutput.encode(rows)); return }
+        if output.json {
+            try printJSON(command: "pfgm speciation", data: DataDescription(spec: try dataOptions.spec().description, n: data.n, d: data.d),
+                          parameters: opts.parameters(seed: dataOptions.seed), results: ["levels": rows])
+            return
+        }
         print("data \(try dataOptions.spec())  n = \(data.n), N = \(data.d)")
         print("       D   σ_S(φ=0.775)   ±SE      σ_S p10/med/p90 (ODE, p_c ≥ 0.9)    σ½ collapse")
         for r in rows {
@@ -295,7 +362,7 @@ private func plotCurves(_ rows: [PFGMLevelsRow], keyPath: KeyPath<MarginalPoint,
         var table = CSVTable(header: ["sigma", "value", "se"])
         for p in r.marginal.points { if let v = p[keyPath: keyPath] { table.append([.number(p.sigma), .number(v.mean), .number(v.standardError)]) } }
         let file = "\(base)-D\(k).dat"
-        try writeText(table.text.replacingOccurrences(of: ",", with: " "), to: file)
+        try writeText(CSVTable.spaceSeparated(table.text), to: file)
         plots.append("'\(file)' using 1:2:3 every ::1 with yerrorlines title 'D = \(r.D)'")
     }
     try Gnuplot.render(script: """

@@ -14,13 +14,13 @@ struct ReproduceCommand: ParsableCommand {
         Examples: diffphys reproduce --list;  diffphys reproduce all --quick --out results
         """)
 
-    @Argument(help: "A study name, or 'all'.") var study: String?
-    @Flag(help: "List the studies with their claims.") var list = false
-    @Flag(help: "Reduced sizes: every study within a few minutes in total on 2 cores.") var quick = false
+    @Argument(help: "A study name, or 'all' (default: none; give one, or --list).") var study: String?
+    @Flag(help: "List the studies with their claims (default: off).") var list = false
+    @Flag(help: "Reduced sizes: every study within a few minutes in total on 2 cores (default: full size).") var quick = false
     @Option(help: "Output folder.") var out = "results"
     @Option(help: "Folder of study files (default: the package's Analyses/).") var analyses: String?
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
-    @Flag(help: "Start each study folder over (remove its earlier rows) instead of resuming.") var fresh = false
+    @Flag(help: "Start each study folder over (remove its earlier rows) instead of resuming (default: resume).") var fresh = false
     @Flag(help: "No progress lines on stderr (default: progress with an ETA on stderr for parts over 2 s).") var quiet = false
     @Option(name: .customLong("figure-format"), help: ArgumentHelp("Figure formats, a comma list of png, pdf, svg (default: png); the report embeds the first.", valueName: "list"))
     var figureFormat = "png"

@@ -7,11 +7,12 @@ struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
         abstract: "Generate samples with the backward SDE or the probability-flow ODE and the exact score.",
+        usage: UsageText.line("sample", UsageText.data, UsageText.threads, UsageText.sde, "[--out <file.csv|.npy>] [--json] [--samples <n>] [--sampler <sde|ode>] [--final <draw|mean|none>]"),
         discussion: """
         The SDE runs on a geometric grid from T down to t_min (exact-OU or Euler–Maruyama steps, Docs/Theory.md §1.4), \
         the ODE through gsl_odeiv2 in the VE log-sigma variables. Each sample's nearest training point and \
         distance are reported (empirical score). Trajectory i uses random stream (seed, i).
-        Example: diffphys sample --data gmm2:d=8,n=50 --count 10 --sampler sde --out samples.csv
+        Example: diffphys sample --data gmm2:d=8,n=50 --samples 10 --sampler sde --out samples.csv
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -20,8 +21,11 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var file: SampleFileOptions
     @OptionGroup var format: JSONOptions
     @Flag(help: "No progress lines on stderr (default: progress with an ETA on stderr for runs over 2 s; --json also silences it).") var quiet = false
-    @Option(parsing: .unconditional, help: "Number of samples.") var count = 16
-    @Option(help: "sde or ode.") var sampler: SamplerKind = .sde
+    @Option(name: .customLong("samples"), parsing: .unconditional, help: "Number of samples to generate (default: 16).") var samplesOption: Int?
+    /// `--count`: the former spelling of `--samples`, kept as a hidden alias.
+    @Option(name: .customLong("count"), parsing: .unconditional, help: .private) var legacyCount: Int?
+    var count: Int { samplesOption ?? legacyCount ?? 16 }
+    @Option(help: "Sampler: sde (backward SDE) or ode (probability flow).") var sampler: SamplerKind = .sde
     @Option(help: "Final step at t_min: draw (posterior sample), mean (Tweedie), none.") var final: FinalStep = .posteriorDraw
 
     enum SamplerKind: String, ExpressibleByArgument, CaseIterable { case sde, ode }
@@ -30,9 +34,10 @@ struct SampleCommand: ParsableCommand {
     var out: String? { file.out }
 
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be ≥ 1") }
+        if samplesOption != nil, legacyCount != nil { throw ValidationError("give --samples once (--count is its former spelling)") }
+        guard count >= 1 else { throw ValidationError("--samples must be ≥ 1") }
         let (n, d) = SizeCheck.shape(dataOptions), c = Double(count)
-        try SizeCheck.check(dataOptions, [SizeCheck.item("--count", count, c * (6 * d + n)),
+        try SizeCheck.check(dataOptions, [SizeCheck.item("--samples", count, c * (6 * d + n)),
                                           SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
     }
 
@@ -43,10 +48,8 @@ struct SampleCommand: ParsableCommand {
     }
 
     struct Output: Encodable {
-        var data: String
         var sampler: String
-        var seed: UInt64
-        var T: Double
+        var horizon: Double
         var tMin: Double
         var samples: [SampleRecord]
     }
@@ -67,8 +70,12 @@ struct SampleCommand: ParsableCommand {
                          nearestDistance: neighbours?[i].nearestDistance)
         }
         if json {
-            print(try JSONOutput.encode(Output(data: spec.description, sampler: sampler.rawValue, seed: dataOptions.seed,
-                                               T: horizon, tMin: tMin, samples: records)))
+            let n: Int? = { if case .empirical(_, let data) = choice { return data.n } else { return nil } }()
+            try printJSON(command: "sample", data: DataDescription(spec: spec.description, n: n, d: result.samples.columns),
+                          parameters: ["samples": .integer(count), "sampler": .text(sampler.rawValue), "final": .text(final.rawValue),
+                                       "horizon": .number(horizon), "tMin": .number(tMin), "steps": .integer(sde.steps),
+                                       "grid": .text(sde.grid.rawValue), "scheme": .text(sde.scheme.rawValue), "seed": .seed(dataOptions.seed)],
+                          results: Output(sampler: sampler.rawValue, horizon: horizon, tMin: tMin, samples: records))
         } else {
             print("data: \(spec)   sampler: \(sampler.rawValue)\(sampler == .sde ? " (\(sde.scheme.rawValue), \(sde.steps) \(sde.grid.rawValue) steps)" : "")   T = \(horizon) → t_min = \(tMin)   seed \(dataOptions.seed)")
             for (i, r) in records.enumerated() {

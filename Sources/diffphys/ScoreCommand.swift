@@ -13,8 +13,8 @@ struct ScoreCommand: ParsableCommand {
         """)
 
     @OptionGroup var dataOptions: DataOptions
-    @Option(parsing: .unconditional, help: "Forward time t > 0.") var t: Double
-    @Option(parsing: .unconditional, help: "The point x as comma-separated coordinates (length d).") var x: String
+    @Option(parsing: .unconditional, help: "Forward time t > 0 (required).") var t: Double
+    @Option(parsing: .unconditional, help: "The point x as comma-separated coordinates, length d (required).") var x: String
     @OptionGroup var format: JSONOptions
     var json: Bool { format.json }
 
@@ -25,6 +25,7 @@ struct ScoreCommand: ParsableCommand {
 
     struct Output: Encodable {
         var data: String
+        enum CodingKeys: String, CodingKey { case t, x, score, posteriorMean, weights, logDensity, y2 }
         var t: Double
         var x: [Double]
         var score: [Double]
@@ -46,7 +47,10 @@ struct ScoreCommand: ParsableCommand {
                          weights: empirical ? e.weights : nil, logDensity: e.logDensity,
                          y2: empirical ? e.participationRatio : nil)
         if json {
-            print(try JSONOutput.encode(out))
+            let n: Int? = { if case .empirical(_, let data) = choice { return data.n } else { return nil } }()
+            try printJSON(command: "score", data: DataDescription(spec: spec.description, n: n, d: point.count),
+                          parameters: ["t": .number(t), "seed": .seed(dataOptions.seed)],
+                          notes: ["score": out.conventions], results: out)
         } else {
             warnNonFinite(["score": e.score, "ln P_t": [e.logDensity], "Y2": [e.participationRatio]])
             print("data: \(spec)   t = \(t)   (\(out.conventions))")

@@ -8,6 +8,8 @@ struct SpeciationCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speciation",
         abstract: "Speciation time of a dataset: spectral prediction beside a measured φ(t) and its crossing.",
+        usage: UsageText.line("speciation", UsageText.data, UsageText.output, UsageText.threads, UsageText.times, UsageText.sde,
+                             "[--samples <n>] [--pairs <n>] [--estimator <clones|rb|uturn|all>] [--threshold <phi>] [--fit-samples <n>] [--out <file.csv>]"),
         discussion: """
         Prediction (Docs/Theory.md §2.1–2.2): Λ = top eigenvalue of the unbiased covariance (Gram matrix when n < d; \
         exact d m̃² + σ² for a population gmm2), t_S = ½ln Λ (paper), ½ln(1+Λ) (curvature), ½ln(2Λ) (drift); \
@@ -28,12 +30,14 @@ struct SpeciationCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var timeGrid: TimeGridOptions<Self>
     @OptionGroup var sde: SDEOptions
-    @Option(parsing: .unconditional, help: "Clone pairs (clones) or samples (rb, uturn) per time.") var pairs = 2000
-    @Option(help: "clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
+    @Option(parsing: .unconditional, help: "Samples per time for rb (forward samples) and uturn (U-turn starts).") var samples = 2000
+    @Option(parsing: .unconditional, help: "Clone pairs per time for the clones estimator.") var pairs = 2000
+    @Option(help: "Estimator: clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
     @Option(parsing: .unconditional, help: "φ level that defines the measured speciation time.") var threshold = 0.775
     @Option(name: .customLong("fit-samples"), parsing: .unconditional,
             help: "Monte-Carlo samples of the Gaussian mixture fitted to labelled data (φ_QDA, Docs/Theory.md §2.5; 0: no fit).")
     var fitSamples = 2000
+    @OptionGroup var curveFile: CurveFileOptions
 
     enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
         case clones, rb, uturn, all
@@ -50,9 +54,10 @@ struct SpeciationCommand: ParsableCommand {
     func validate() throws {
         guard threshold.isFinite, threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be in (0, 1), got \(threshold)") }
         guard pairs >= 2 else { throw ValidationError("--pairs must be ≥ 2, got \(pairs)") }
+        guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2, got \(samples)") }
         guard fitSamples == 0 || fitSamples >= 2 else { throw ValidationError("--fit-samples must be 0 or ≥ 2, got \(fitSamples)") }
-        let (n, d) = SizeCheck.shape(dataOptions), p = Double(pairs), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
-        try SizeCheck.check(dataOptions, [SizeCheck.item("--pairs", pairs, 2 * p * (4 * d + n)),
+        let (n, d) = SizeCheck.shape(dataOptions), p = Double(max(pairs, samples)), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
+        try SizeCheck.check(dataOptions, [SizeCheck.item(pairs >= samples ? "--pairs" : "--samples", max(pairs, samples), 2 * p * (4 * d + n)),
                                           SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (p + 64)),
                                           SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
     }
@@ -96,7 +101,28 @@ struct SpeciationCommand: ParsableCommand {
         var tMin: Double
         var steps: Int
         var scheme: String
-        var conventions = "t = forward time of dx = -x dt + sqrt(2) dW; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased per-feature-centred covariance; t_S paper = (1/2) ln Lambda; phi = P(same class)"
+        var conventions = "t = forward time of dx = -x dt + sqrt(2) dW; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased per-feature-centred covariance; primary t_S = (1/2) ln(1 + Lambda); phi = P(same class)"
+
+        /// Schema results (Docs/Schema.md "Keys of results per command"); data, seed and run settings are in the envelope.
+        enum CodingKeys: String, CodingKey {
+            case score, lambda, eigenvalues, usedGram, lambdaPopulation, tS, phiInfinity, classFractions, classes, threshold,
+                 tCrossTheory, estimator, phi, tCross, tCrossOverTS, estimators, crossings, uturnSameComponent, rbCrossingMethod, fitted
+        }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(score, forKey: .score); try c.encode(lambda, forKey: .lambda)
+            try c.encode(eigenvalues, forKey: .eigenvalues); try c.encode(usedGram, forKey: .usedGram)
+            try c.encode(lambdaPopulation, forKey: .lambdaPopulation); try c.encode(SpeciationTimeOutput(tS), forKey: .tS)
+            try c.encode(phiInfinity, forKey: .phiInfinity); try c.encode(classFractions, forKey: .classFractions)
+            try c.encode(classes, forKey: .classes); try c.encode(threshold, forKey: .threshold)
+            try c.encode(tCrossTheory, forKey: .tCrossTheory); try c.encode(estimator, forKey: .estimator)
+            try c.encode(phi, forKey: .phi)
+            try c.encode(tCross.map { Measured($0, stderr: tCrossStderr) }, forKey: .tCross)
+            try c.encode(tCross.map { Measured($0 / tS.curvature, stderr: tCrossStderr.map { $0 / tS.curvature }) }, forKey: .tCrossOverTS)
+            try c.encode(estimators, forKey: .estimators); try c.encode(crossings, forKey: .crossings)
+            try c.encode(uturnSameComponent, forKey: .uturnSameComponent); try c.encode(rbCrossingMethod, forKey: .rbCrossingMethod)
+            try c.encode(fitted, forKey: .fitted)
+        }
     }
 
     func run() throws {
@@ -126,8 +152,20 @@ struct SpeciationCommand: ParsableCommand {
         let tMin = sde.tMin, steps = sde.steps, scheme = sde.scheme
         let estimators = estimator.set
         let progress = ProgressReporter("speciation", total: grid.count * estimators.count, enabled: output.showProgress)
-        let result = try measurement.run(times: grid, count: pairs, estimators: estimators, threshold: threshold,
+        // Clone pairs (--pairs) and samples (--samples) are separate counts: clones run apart when they differ.
+        var result: SpeciationResult
+        let others = estimators.subtracting([.clones])
+        if estimators.contains(.clones), !others.isEmpty, pairs != samples {
+            result = try measurement.run(times: grid, count: samples, estimators: others, threshold: threshold,
                                          seed: dataOptions.seed, progress: progress)
+            let clones = try measurement.run(times: grid, count: pairs, estimators: [.clones], threshold: threshold,
+                                             seed: dataOptions.seed, progress: progress)
+            result.estimators[.clones] = clones.estimators[.clones]
+            result.crossings[.clones] = clones.crossings[.clones]
+        } else {
+            result = try measurement.run(times: grid, count: estimators == [.clones] ? pairs : samples, estimators: estimators,
+                                         threshold: threshold, seed: dataOptions.seed, progress: progress)
+        }
         var mixture: FittedGaussianMixture? = nil
         if fitSamples > 0, case .dataset(let data, _) = subject { mixture = try FittedGaussianMixture(fitting: data) }
         let fitted = try mixture.map {
@@ -135,7 +173,8 @@ struct SpeciationCommand: ParsableCommand {
                                            seed: dataOptions.seed, threads: threadOptions.count)
         }
         let T = measurement.resolvedHorizon(grid, lambda: prediction.lambda)
-        let tS = prediction.tS.paper
+        // Ratios use the primary t_S = ½ ln(1 + Λ) (Docs/Conventions.md "Which t_S to quote").
+        let tS = prediction.tS.curvature
         let out = Output(
             data: spec.description, n: n, d: d, score: n == nil ? "population (Gaussian mixture)" : "exact empirical",
             lambda: prediction.lambda, eigenvalues: prediction.eigenvalues, usedGram: prediction.usedGram,
@@ -151,7 +190,16 @@ struct SpeciationCommand: ParsableCommand {
         var lda: (@Sendable (Double) -> Double)? = nil
         if let mixture, mixture.k == 2 { lda = try FittedMixtureTheory.phiLDA(mixture) }
         if let plot = output.plot { try drawPlot(out, theory: measurement.analyticPhi, lda: lda, to: plot) }
-        if output.json { print(try JSONOutput.encode(out)); return }
+        try curveFile.write(curveTable(out))
+        if output.json {
+            try printJSON(command: "speciation", data: DataDescription(spec: spec.description, n: n, d: d),
+                          parameters: ["samples": .integer(samples), "pairs": .integer(pairs), "estimator": .text(estimator.rawValue),
+                                       "threshold": .number(threshold), "times": .numbers(grid), "fitSamples": .integer(fitSamples),
+                                       "horizon": .number(T), "tMin": .number(tMin), "steps": .integer(steps),
+                                       "grid": .text(sde.grid.rawValue), "scheme": .text(scheme.rawValue), "seed": .seed(dataOptions.seed)],
+                          results: out)
+            return
+        }
         let f = { (v: Double) in String(format: "%.4f", v) }
         print("data: \(spec)   \(n.map { "n = \($0), " } ?? "")d = \(d)   score: \(out.score)   seed \(dataOptions.seed)")
         print("conventions: \(out.conventions)")
@@ -160,7 +208,7 @@ struct SpeciationCommand: ParsableCommand {
         print("Prediction (Docs/Theory.md §2.1–2.2)")
         print("  Λ = \(f(prediction.lambda))\(prediction.usedGram ? " [Gram matrix, n < d]" : "")   next eigenvalues: \(prediction.eigenvalues.dropFirst().map(f).joined(separator: ", "))")
         if let lp = prediction.lambdaPopulation { print("  population Λ = d m̃² + σ² = \(f(lp))") }
-        print("  t_S: ½lnΛ = \(f(prediction.tS.paper))   ½ln(1+Λ) = \(f(prediction.tS.curvature))   ½ln(2Λ) = \(f(prediction.tS.drift))")
+        print("  t_S = ½ln(1+Λ) = \(f(prediction.tS.curvature)) [primary; ratios below use it]   also: paper ½lnΛ = \(f(prediction.tS.paper)), drift ½ln(2Λ) = \(f(prediction.tS.drift))")
         print("  classes: " + classes.map { "\($0.name) (label \($0.label), π = \(f($0.fraction)))" }.joined(separator: ", "))
         print("  φ(∞) = Σ_c π_c² = \(f(prediction.phiInfinity))")
         if let tc = prediction.tCrossTheory { print("  exact two-class curve crosses φ = \(threshold) at t = \(f(tc))  (t/t_S = \(f(tc / tS)))") }
@@ -176,7 +224,8 @@ struct SpeciationCommand: ParsableCommand {
                 print("  QDA (class covariances, Monte Carlo)   φ_QDA does not cross \(threshold) near the grid")
             }
         }
-        print("Measurement (\(pairs) \(estimators == [.clones] ? "pairs" : "pairs/samples") per time)")
+        print("Measurement (" + [estimators.contains(.clones) ? "\(pairs) clone pairs" : nil, estimators != [.clones] ? "\(samples) samples" : nil]
+              .compactMap { $0 }.joined(separator: ", ") + " per time)")
         for e in result.estimators.keys.sorted() {
             if let c = result.crossings[e] {
                 print("  \(e.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) t_cross(φ = \(threshold)) = \(f(c.t)) ± \(f(c.standardError))   t_cross/t_S = \(f(c.t / tS)) ± \(f(c.standardError / tS))\(e == result.primary ? "   [primary]" : "")")
@@ -204,6 +253,21 @@ struct SpeciationCommand: ParsableCommand {
         if let plot = output.plot { print("figure: \(plot)") }
     }
 
+    /// φ(t) of every estimator as the `--out` CSV (camelCase; empty cell = missing).
+    private func curveTable(_ out: Output) -> CSVTable {
+        let keys = SpeciationEstimator.allCases.map(\.rawValue)
+        var table = CSVTable(header: ["t", "phiTheory"] + keys.flatMap { ["phi" + $0.prefix(1).uppercased() + $0.dropFirst(),
+                                                                         "phi" + $0.prefix(1).uppercased() + $0.dropFirst() + "Stderr"] })
+        for (i, p) in out.phi.enumerated() {
+            var row: [CSVValue] = [.number(p.t), .number(p.theory ?? .nan)]
+            for k in keys {
+                if let q = out.estimators[k]?[i] { row += [.number(q.measured), .number(q.stderr)] } else { row += [.number(.nan), .number(.nan)] }
+            }
+            table.append(row)
+        }
+        return table
+    }
+
     private func drawPlot(_ out: Output, theory: ((Double) -> Double)?, lda: ((Double) -> Double)?, to png: String) throws {
         let base = (png as NSString).deletingPathExtension
         let dat = base + ".dat"
@@ -216,7 +280,7 @@ struct SpeciationCommand: ParsableCommand {
             }
             table.append(row)
         }
-        try writeText("# " + table.text.replacingOccurrences(of: ",", with: " "), to: dat)
+        try writeText("# " + CSVTable.spaceSeparated(table.text), to: dat)
         // The t range holds the measured times and both t_S lines (an --auto grid may end before ½ ln(1+Λ)).
         let tLo = max(1e-3, min(out.phi.first?.t ?? 0, out.tS.paper) * 0.9), tHi = max(out.phi.last?.t ?? 1, out.tS.curvature) * 1.1
         let colours = ["clones": "dark-green", "rb": "blue", "uturn": "red"]

@@ -17,7 +17,7 @@ final class AnalyzeCommandTests: XCTestCase {
 
     func json(_ r: CLI.Result) throws -> [String: Any] {
         XCTAssertEqual(r.status, 0, r.stderr)
-        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        return try CLI.results(r)
     }
 
     /// A labelled training set (.npy + labels) and an exact-score run exported as samples,
@@ -46,7 +46,7 @@ final class AnalyzeCommandTests: XCTestCase {
         let common = ["--data", path("train.npy"), "--labels", path("labels.npy"), "--reference-samples", "0", "--threads", "1", "--json"]
         let s = try json(try CLI.run(["analyze", "samples", path("samples.npy")] + common))
         let memo = (s["analysis"] as! [String: Any])["memorization"] as! [String: Any]
-        XCTAssertEqual((memo["fraction"] as! [String: Any])["mean"] as! Double, 1, "posterior draws are training points")
+        XCTAssertEqual((memo["fraction"] as! [String: Any])["value"] as! Double, 1, "posterior draws are training points")
         let t = try json(try CLI.run(["analyze", "trajectories", path("traj.npy"), "--times", path("alphabar.npy"),
                                       "--time-convention", "ddpm-alphabar", "--plot", path("t.png")] + common))
         let forward = t["forwardTimes"] as! [Double]
@@ -57,8 +57,8 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("t.png")))
         let c = try json(try CLI.run(["analyze", "clones", path("clones.npy"), "--times", "0.2,1.5"] + common))
         let points = (c["analysis"] as! [String: Any])["points"] as! [[String: Any]]
-        XCTAssertEqual((points[0]["sameComponent"] as! [String: Any])["mean"] as! Double, 1)
-        XCTAssertLessThan((points[1]["sameComponent"] as! [String: Any])["mean"] as! Double, 0.2)
+        XCTAssertEqual((points[0]["sameComponent"] as! [String: Any])["value"] as! Double, 1)
+        XCTAssertLessThan((points[1]["sameComponent"] as! [String: Any])["value"] as! Double, 0.2)
         // Text report prints the map and the comparison table.
         let text = try CLI.run(["analyze", "clones", path("clones.npy"), "--times", "0.2,1.5", "--data", path("train.npy"),
                                 "--labels", path("labels.npy"), "--reference-samples", "0"])

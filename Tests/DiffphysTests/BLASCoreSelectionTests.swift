@@ -12,12 +12,12 @@ import GSLKit
 /// process keeps Prescott).
 final class BLASCoreSelectionTests: XCTestCase {
     func bench(_ environment: [String: String], warning: String? = nil) throws -> [String: Any] {
-        let r = try CLI.run(["bench", "--B", "4", "--n", "30", "--d", "8", "--repeat", "1", "--kernel-only", "--json", "--threads", "1"],
+        let r = try CLI.run(["bench", "--batch", "4", "--n", "30", "--d", "8", "--repeat", "1", "--kernel-only", "--json", "--threads", "1"],
                             environment: environment)
         XCTAssertEqual(r.status, 0, r.stderr)
         if let warning { XCTAssert(r.stderr.contains(warning), r.stderr) } else { XCTAssertFalse(r.stderr.contains("warning"), r.stderr) }
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        return try XCTUnwrap(json?["blas"] as? [String: Any], r.stdout)
+        return try XCTUnwrap((json?["results"] as? [String: Any])?["blas"] as? [String: Any], r.stdout)
     }
 
     func testForcedFallbackCoreIsReplaced() throws {

@@ -10,7 +10,7 @@ final class BenchLoadTests: XCTestCase {
         let r = try CLI.run(["bench", "--load", "--repeat", "1", "--python", "none", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        let load = try XCTUnwrap(json?["load"] as? [String: Any])
+        let load = try XCTUnwrap((json?["results"] as? [String: Any])?["load"] as? [String: Any])
         XCTAssertEqual(load["n"] as? Int, 60_000)
         XCTAssertEqual(load["d"] as? Int, 784)
         XCTAssertEqual(load["matrixBytes"] as? Int, 60_000 * 784 * 8)

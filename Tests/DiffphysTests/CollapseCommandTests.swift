@@ -15,16 +15,19 @@ final class CollapseCommandTests: XCTestCase {
         let r = try CLI.run(["collapse", "--data", "gaussian:d=16,n=100", "--auto", "--points", "8", "--samples", "200",
                              "--trajectories", "40", "--steps", "60", "--fresh", "100", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let json = try CLI.results(r)
         let alpha = json["alpha"] as! Double
         XCTAssertEqual(alpha, log(100.0) / 16, accuracy: 1e-12)
-        let tC = json["tC"] as! [String: Double]
-        XCTAssertEqual(tC["gaussian"]!, CollapseTheory.tCGaussian(n: 100, d: 16), accuracy: 1e-12)
-        for key in ["spectrum", "y2", "trajectory", "entropy10", "entropy05"] { XCTAssertNotNil(tC[key], key) }
+        let tCObject = json["tC"] as! [String: Any]
+        let predicted = tCObject["predicted"] as! [String: [String: Any]], measured = tCObject["measured"] as! [String: [String: Any]]
+        XCTAssertEqual(predicted["gaussian"]!["value"] as! Double, CollapseTheory.tCGaussian(n: 100, d: 16), accuracy: 1e-12)
+        XCTAssertNotNil(predicted["spectrum"])
+        for key in ["y2", "trajectory", "entropy10", "entropy05"] { XCTAssertNotNil(measured[key], key) }
+        XCTAssertEqual((tCObject["primary"] as! [String: Any])["value"] as? Double, measured["y2"]!["value"] as? Double, "primary t_C is E[Y2] = ½")
         let curve = json["curve"] as! [[String: Any]]
         XCTAssertEqual(curve.count, 8)
-        for key in ["t", "y2", "y2Stderr", "wOrigin", "fe", "feStderr", "y2Rem", "y2NonPlanted"] { XCTAssertNotNil(curve[0][key], key) }
-        let y2 = curve.map { $0["y2"] as! Double }
+        for key in ["t", "y2", "wOrigin", "fe", "feRatio", "y2Rem", "y2NonPlanted"] { XCTAssertNotNil(curve[0][key], key) }
+        let y2 = curve.map { ($0["y2"] as! [String: Any])["value"] as! Double }
         XCTAssertGreaterThan(y2.first!, 0.5)
         XCTAssertLessThan(y2.last!, 0.5)
         let traj = json["trajectory"] as! [String: Any]
@@ -34,7 +37,7 @@ final class CollapseCommandTests: XCTestCase {
 
     func testCollapseBadInput() throws {
         for args in [["collapse", "--samples", "1"], ["collapse", "--times", "0.1,abc"], ["collapse", "--times", "0.1,-1"],
-                     ["collapse", "--T", "0.0001"], ["collapse", "--auto", "--times", "1"],
+                     ["collapse", "--horizon", "0.0001"], ["collapse", "--auto", "--times", "1"],
                      ["memorization-map", "--n", "100", "--out", temp.path, "--times", "0"],
                      ["memorization-map", "--data", "digits:classes=0,1", "--n", "50", "--d", "8", "--out", temp.path],
                      ["memorization-map", "--n", "1.5", "--out", temp.path]] {
@@ -66,7 +69,7 @@ final class CollapseCommandTests: XCTestCase {
         XCTAssertTrue(c.stdout.contains("measured"), c.stdout)
         let fullCSV = (full as NSString).appendingPathComponent("map.csv")
         XCTAssertEqual(try String(contentsOfFile: partCSV, encoding: .utf8), try String(contentsOfFile: fullCSV, encoding: .utf8))
-        let json = try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as! [String: Any]
+        let json = try CLI.results(a)
         XCTAssertEqual((json["rows"] as! [Any]).count, 12)
         XCTAssertEqual((json["thresholds"] as! [Any]).count, 4)
     }

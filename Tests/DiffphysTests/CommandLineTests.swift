@@ -12,6 +12,12 @@ struct CLI {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
+    /// `results` of a command's JSON envelope (Docs/Schema.md).
+    static func results(_ r: Result) throws -> [String: Any] {
+        let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        return j["results"] as! [String: Any]
+    }
+
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = executable
@@ -50,7 +56,7 @@ final class CommandLineTests: XCTestCase {
         let csv = try write("a.csv", "1,0\n-1,0\n0,2\n")
         let r = try CLI.run(["score", "--data", csv, "--t", "0.5", "--x", "0.3,-0.2", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let json = try CLI.results(r)
         let score = json["score"] as! [Double]
         XCTAssertEqual(score[0], -0.2380798014, accuracy: 1e-9)
         XCTAssertEqual(score[1], 0.5470121634, accuracy: 1e-9)
@@ -63,7 +69,7 @@ final class CommandLineTests: XCTestCase {
     func testPopulationScore() throws {
         let r = try CLI.run(["score", "--data", "gmm2:d=4,mtilde=1,sigma=1", "--t", "1", "--x", "0.5,-0.1,0.2,0", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let json = try CLI.results(r)
         XCTAssertNil(json["weights"])
         XCTAssertEqual((json["score"] as! [Double])[0], -0.4200923533, accuracy: 1e-9)
     }
@@ -88,7 +94,7 @@ final class CommandLineTests: XCTestCase {
             ["score", "--data", "gmm2:d=4,n=0", "--t", "1", "--x", "0,0,0,0"],
             ["score", "--data", "nosuchkind:d=3", "--t", "1", "--x", "0"],
             ["sample", "--data", good, "--t-min", "0"],
-            ["sample", "--data", good, "--count", "0"],
+            ["sample", "--data", good, "--samples", "0"],
             ["theory", "collapse-time", "--n", "-5", "--d", "10"],
         ]
         for args in cases {
@@ -104,9 +110,9 @@ final class CommandLineTests: XCTestCase {
     /// Samples from the empirical score land on training points; CSV output is written.
     func testSampleWritesOutput() throws {
         let out = temp.appendingPathComponent("s.csv").path
-        let r = try CLI.run(["sample", "--data", "gmm2:d=4,n=10", "--count", "5", "--out", out, "--json"])
+        let r = try CLI.run(["sample", "--data", "gmm2:d=4,n=10", "--samples", "5", "--out", out, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let json = try CLI.results(r)
         let samples = json["samples"] as! [[String: Any]]
         XCTAssertEqual(samples.count, 5)
         for s in samples { XCTAssertEqual(s["nearestDistance"] as! Double, 0, accuracy: 1e-12) }
@@ -116,17 +122,18 @@ final class CommandLineTests: XCTestCase {
     func testTheoryCommands() throws {
         let r = try CLI.run(["theory", "collapse-time", "--n", "20000", "--d", "256", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
-        XCTAssertEqual(json["tC"] as! Double, 1.298790, accuracy: 1e-6)
+        let json = try CLI.results(r)
+        let tC = ((json["tC"] as! [String: Any])["predicted"] as! [String: Any])["gaussian"] as! [String: Any]
+        XCTAssertEqual(tC["value"] as! Double, 1.298790, accuracy: 1e-6)
         let p = try CLI.run(["theory", "phi", "--d", "1024", "--t", "3.5", "--json"])
-        let pj = try JSONSerialization.jsonObject(with: Data(p.stdout.utf8)) as! [String: Any]
+        let pj = try CLI.results(p)
         XCTAssertEqual(pj["phi"] as! Double, 0.76441, accuracy: 1e-5)
     }
 
     /// Same seed, 1 vs 2 threads: identical sample output.
     func testThreadCountDoesNotChangeSamples() throws {
-        let a = try CLI.run(["sample", "--data", "gmm2:d=6,n=40", "--count", "130", "--final", "none", "--json", "--threads", "1"])
-        let b = try CLI.run(["sample", "--data", "gmm2:d=6,n=40", "--count", "130", "--final", "none", "--json", "--threads", "2"])
+        let a = try CLI.run(["sample", "--data", "gmm2:d=6,n=40", "--samples", "130", "--final", "none", "--json", "--threads", "1"])
+        let b = try CLI.run(["sample", "--data", "gmm2:d=6,n=40", "--samples", "130", "--final", "none", "--json", "--threads", "2"])
         XCTAssertEqual(a.status, 0, a.stderr)
         XCTAssertEqual(a.stdout, b.stdout)
     }

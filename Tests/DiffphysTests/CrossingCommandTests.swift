@@ -10,15 +10,17 @@ final class CrossingCommandTests: XCTestCase {
         func json(_ args: [String]) throws -> [String: Any] {
             let r = try CLI.run(args + data + ["--json"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            return try CLI.results(r)
         }
         let overview = try json(["overview", "--samples", "300", "--points", "30", "--threads", "1"])
         let coarse = try json(["collapse", "--samples", "300", "--times", "0.05,0.3,1,3", "--threads", "1"])
         let fine = try json(["collapse", "--samples", "300", "--times", "0.1,0.2,0.35,0.5,0.7,0.9,1.2,2", "--threads", "2"])
-        let tOverview = try XCTUnwrap(overview["tCMeasuredY2"] as? Double)
-        let se = try XCTUnwrap(overview["tCMeasuredY2Stderr"] as? Double)
-        let tCoarse = try XCTUnwrap((coarse["tC"] as? [String: Double])?["y2"])
-        let tFine = try XCTUnwrap((fine["tC"] as? [String: Double])?["y2"])
+        // One key in every command: tC.primary = {value, stderr} (Docs/Schema.md).
+        func primary(_ j: [String: Any]) -> [String: Any]? { (j["tC"] as? [String: Any])?["primary"] as? [String: Any] }
+        let tOverview = try XCTUnwrap(primary(overview)?["value"] as? Double)
+        let se = try XCTUnwrap(primary(overview)?["stderr"] as? Double)
+        let tCoarse = try XCTUnwrap(primary(coarse)?["value"] as? Double)
+        let tFine = try XCTUnwrap(primary(fine)?["value"] as? Double)
         // Root-finding tolerance 1e-7; BLAS rounding differs between 1 and 2 threads in the last bits.
         XCTAssertEqual(tCoarse, tOverview, accuracy: 1e-6)
         XCTAssertEqual(tFine, tOverview, accuracy: 1e-6)
@@ -30,7 +32,7 @@ final class CrossingCommandTests: XCTestCase {
         XCTAssertEqual(map.status, 0, map.stderr)
         let rows = try String(contentsOfFile: out + "/thresholds.csv", encoding: .utf8).split(separator: "\n")
         let header = rows[0].split(separator: ","), values = rows[1].split(separator: ",")
-        let tMap = try XCTUnwrap(Double(values[header.firstIndex(of: "tCY2")!]))
+        let tMap = try XCTUnwrap(Double(values[header.firstIndex(of: "tC")!]))
         XCTAssertEqual(tMap, tOverview, accuracy: 1e-6)
     }
 }

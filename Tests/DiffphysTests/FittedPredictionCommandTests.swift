@@ -6,7 +6,8 @@ import XCTest
 final class FittedPredictionCommandTests: XCTestCase {
     func json(_ r: CLI.Result) throws -> [String: Any] {
         XCTAssertEqual(r.status, 0, r.stderr)
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let envelope = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        return try XCTUnwrap(envelope["results"] as? [String: Any], r.stdout)
     }
 
     /// Speciation JSON carries the fitted LDA/QDA curves at the measured times, their t_S, the class
@@ -22,11 +23,11 @@ final class FittedPredictionCommandTests: XCTestCase {
         XCTAssertEqual(lda.count, times.count)
         XCTAssertEqual(qda.count, times.count)
         let tSLDA = try XCTUnwrap(fitted["tSLDA"] as? Double)
-        let tSQDA = try XCTUnwrap((fitted["tSQDA"] as? [String: Any])?["t"] as? Double)
+        let tSQDA = try XCTUnwrap((fitted["tSQDA"] as? [String: Any])?["value"] as? Double)
         XCTAssert(tSLDA > 0.3 && tSLDA < 0.8 && tSQDA > 0.3 && tSQDA < 0.8, "fitted t_S \(tSLDA), \(tSQDA)")
         XCTAssertEqual(j["rbCrossingMethod"] as? String, "brent")
-        let tCross = try XCTUnwrap(j["tCross"] as? Double)
-        let phi = (j["phi"] as! [[String: Any]]).map { ($0["t"] as! Double, $0["measured"] as! Double) }
+        let tCross = try XCTUnwrap((j["tCross"] as? [String: Any])?["value"] as? Double)
+        let phi = (j["phi"] as! [[String: Any]]).map { ($0["t"] as! Double, ($0["phi"] as! [String: Any])["value"] as! Double) }
         let k = try XCTUnwrap(phi.indices.dropLast().first { (phi[$0].1 - 0.775) * (phi[$0 + 1].1 - 0.775) <= 0 })
         XCTAssert(tCross >= phi[k].0 && tCross <= phi[k + 1].0, "Brent root \(tCross) inside its bracket")
     }
@@ -36,8 +37,8 @@ final class FittedPredictionCommandTests: XCTestCase {
         let j = try json(try CLI.run(["collapse", "--data", "digits:classes=0,1", "--auto", "--points", "8", "--samples", "300",
                                       "--trajectories", "0", "--fit-samples", "300", "--json"]))
         XCTAssertEqual((j["classes"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, ["0", "1"])
-        let tC = try XCTUnwrap(j["tC"] as? [String: Double])
-        let qda = try XCTUnwrap(tC["fittedQDA"]), spectrum = try XCTUnwrap(tC["spectrum"])
+        let tC = try XCTUnwrap((j["tC"] as? [String: Any])?["predicted"] as? [String: [String: Any]])
+        let qda = try XCTUnwrap(tC["fittedQDA"]?["value"] as? Double), spectrum = try XCTUnwrap(tC["spectrum"]?["value"] as? Double)
         XCTAssertNotNil(tC["fittedLDA"])
         let fitted = try XCTUnwrap(j["fitted"] as? [String: Any])
         let lo = try XCTUnwrap(fitted["tCLower"] as? Double), hi = try XCTUnwrap(fitted["tCUpper"] as? Double)

@@ -12,10 +12,11 @@ final class GenPhysCommandTests: XCTestCase {
         func json(_ args: [String]) throws -> Any {
             let r = try CLI.run(args)
             XCTAssertEqual(r.status, 0, r.stderr)
-            return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+            let envelope = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try XCTUnwrap(envelope["results"])
         }
         // pfgm field reports V = Σ w |y − m|² (independent python value at the Docs/PoissonFlow.md §7.1 point, D = 1).
-        let pf = try json(["pfgm", "field", "--D", "1", "--data", csv, "--x", "0.3,-0.2", "--sigma", "0.5", "--json"]) as! [String: Any]
+        let pf = try json(["pfgm", "field", "--extra-dimensions", "1", "--data", csv, "--x", "0.3,-0.2", "--noise-level", "0.5", "--json"]) as! [String: Any]
         XCTAssertEqual(try XCTUnwrap(pf["posteriorVariance"] as? Double), 0.35717546748603113, accuracy: 1e-12)
         let pfw = try XCTUnwrap(pf["weights"] as? [Double])
         // genphys field at m → 0 gives PFGM's weights (D = 1, r = z).
@@ -29,12 +30,13 @@ final class GenPhysCommandTests: XCTestCase {
         let g15 = try json(["genphys", "field", "--m", "1.5", "--data", csv, "--x", "0.3,-0.2", "--z", "0.7", "--json"]) as! [String: Any]
         XCTAssertEqual(try XCTUnwrap(g15["logWeightRate"] as? Double), 0.34363226, accuracy: 1e-7)
         // Weighted particles: one log-weight per particle, normalised weights sum to 1.
-        let s = try json(["genphys", "sample", "--m", "1", "--data", csv, "--count", "3", "--z-max", "5", "--json"]) as! [String: Any]
+        let s = try json(["genphys", "sample", "--m", "1", "--data", csv, "--samples", "3", "--z-max", "5", "--json"]) as! [String: Any]
         XCTAssertEqual((s["logWeights"] as? [Double])?.count, 3)
         XCTAssertEqual((s["normalisedWeights"] as? [Double])?.reduce(0, +) ?? 0, 1, accuracy: 1e-12)
-        let c = try json(["genphys", "collapse", "--m", "0.5", "--data", csv, "--samples", "50", "--points", "5", "--json"]) as! [[String: Any]]
-        XCTAssertEqual(c.count, 2)   // the mass and PFGM beside it
-        XCTAssertNotNil((c[0]["collapseFraction"] as? [[String: Any]])?.first?["stderr"])
+        let c = try json(["genphys", "collapse", "--m", "0.5", "--data", csv, "--samples", "50", "--points", "5", "--json"]) as! [String: Any]
+        let curves = try XCTUnwrap(c["curves"] as? [[String: Any]])
+        XCTAssertEqual(curves.count, 2)   // the mass and PFGM beside it
+        XCTAssertNotNil((curves[0]["collapseFraction"] as? [[String: Any]])?.first?["stderr"])
         for bad in [["field", "--m", "0", "--x", "0,0", "--z", "1"], ["field", "--m", "1", "--x", "0,0", "--z", "-1"],
                     ["field", "--m", "1", "--x", "0,0,0", "--z", "1"], ["sample", "--z-min", "5", "--z-max", "1"], ["collapse", "--m", "a"]] {
             let r = try CLI.run(["genphys"] + bad + ["--data", csv])

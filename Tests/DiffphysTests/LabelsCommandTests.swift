@@ -39,21 +39,21 @@ final class LabelsCommandTests: XCTestCase {
     }
 
     func speciation(_ dataArguments: [String]) throws -> [String: Any] {
-        let r = try CLI.run(["speciation"] + dataArguments + ["--times", "0.5,1,1.5", "--estimator", "rb", "--pairs", "100", "--threads", "1", "--json"])
+        let r = try CLI.run(["speciation"] + dataArguments + ["--times", "0.5,1,1.5", "--estimator", "rb", "--samples", "100", "--threads", "1", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        return try CLI.results(r)
     }
 
     func testRoutesGiveTheSameSpeciation() throws {
         let f = try writeBlobs()
         let reference = try speciation(["--data", f.header])
-        let phi = (reference["phi"] as! [[String: Any]]).map { $0["measured"] as! Double }
+        let phi = (reference["phi"] as! [[String: Any]]).map { ($0["phi"] as! [String: Any])["value"] as! Double }
         for args in [["--data", f.headerless, "--label-column", "0"], ["--data", f.features, "--labels", f.labels],
                      ["--data", f.features, "--labels", f.text]] {
             let out = try speciation(args)
             XCTAssertEqual(out["lambda"] as! Double, reference["lambda"] as! Double, "\(args)")
-            XCTAssertEqual((out["tS"] as! [String: Double])["paper"], (reference["tS"] as! [String: Double])["paper"], "\(args)")
-            XCTAssertEqual((out["phi"] as! [[String: Any]]).map { $0["measured"] as! Double }, phi, "\(args)")
+            XCTAssertEqual((out["tS"] as! [String: Any])["primary"] as? Double, (reference["tS"] as! [String: Any])["primary"] as? Double, "\(args)")
+            XCTAssertEqual((out["phi"] as! [[String: Any]]).map { ($0["phi"] as! [String: Any])["value"] as! Double }, phi, "\(args)")
         }
     }
 

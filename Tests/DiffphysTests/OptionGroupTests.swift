@@ -33,10 +33,10 @@ final class OptionGroupTests: XCTestCase {
 
     /// `ModelError.parameter` → flag: errors found by the library name the flag that sets the value.
     func testLibraryErrorsNameFlags() throws {
-        for (args, flag) in [(["speciation", "--data", "gmm2:d=8", "--times", "50", "--T", "10"], "--times"),
+        for (args, flag) in [(["speciation", "--data", "gmm2:d=8", "--times", "50", "--horizon", "10"], "--times"),
                              (["sample", "--data", "gmm2:d=4,n=10", "--t-min", "0"], "--t-min"),
                              (["collapse", "--data", "gaussian:d=4,n=20", "--steps", "0"], "--steps"),
-                             (["sample", "--data", "gmm2:d=4,n=10", "--T", "0.0001"], "--T")] {
+                             (["sample", "--data", "gmm2:d=4,n=10", "--horizon", "0.0001"], "--horizon")] {
             let r = try CLI.run(args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             XCTAssert(r.stderr.hasPrefix("Error: \(flag):"), "\(args): \(r.stderr)")
@@ -45,7 +45,7 @@ final class OptionGroupTests: XCTestCase {
 
     /// `--grid uniform` reaches the sampler (a different grid, a different path), geometric is the default.
     func testGridOption() throws {
-        let base = ["sample", "--data", "gmm2:d=3,n=20", "--count", "4", "--final", "none", "--steps", "40", "--json"]
+        let base = ["sample", "--data", "gmm2:d=3,n=20", "--samples", "4", "--final", "none", "--steps", "40", "--json"]
         let g = try CLI.run(base), d = try CLI.run(base + ["--grid", "geometric"]), u = try CLI.run(base + ["--grid", "uniform"])
         XCTAssertEqual(g.status, 0, g.stderr)
         XCTAssertEqual(u.status, 0, u.stderr)

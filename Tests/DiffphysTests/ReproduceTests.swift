@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DiffusionStudies
 
 /// Every study in Analyses/ runs in --quick mode and produces its data, a real figure and a
 /// report whose verdicts match the numbers in its checks.csv.
@@ -48,10 +49,16 @@ final class ReproduceTests: XCTestCase {
             XCTAssertFalse(rows.isEmpty, "\(name): no checks")
             for row in rows {
                 let cells = splitCSV(String(row))
-                let prediction = Double(cells[1])!, measurement = Double(cells[2]) ?? .nan, tolerance = Double(cells[4])!
-                let relationHolds = cells[5] == "<=" ? measurement <= prediction + tolerance : abs(measurement - prediction) <= tolerance
+                // check, kind, prediction, measurement, stderr, tolerance, relation, agrees
+                let kind = ClaimKind(rawValue: cells[1])
+                XCTAssertNotNil(kind, "\(name): \(cells[0]) has no claim kind")
+                let prediction = Double(cells[2])!, measurement = Double(cells[3]) ?? .nan, tolerance = Double(cells[5])!
+                // Only a theorem, or an empirical ordering of two measurements, is checked one-sided.
+                if cells[6] == "<=" { XCTAssertTrue(kind == .theorem || kind == .empirical, "\(name): \(cells[0]) is a bound check of a \(cells[1])") }
+                let relationHolds = cells[6] == "<=" ? measurement <= prediction + tolerance : abs(measurement - prediction) <= tolerance
                 let agrees = measurement.isFinite && relationHolds
-                XCTAssertEqual(cells[6], agrees ? "agrees" : "disagrees", "\(name): \(cells[0])")
+                XCTAssertEqual(cells[7], agrees ? "agrees" : "disagrees", "\(name): \(cells[0])")
+                XCTAssertTrue(report.contains(kind?.label ?? "?"), "\(name): report does not print the kind of \(cells[0])")
                 XCTAssertTrue(report.contains(cells[0]), "\(name): report lacks check \(cells[0])")
             }
             let reportVerdicts = report.components(separatedBy: "| agrees |").count - 1 + report.components(separatedBy: "| **disagrees** |").count - 1

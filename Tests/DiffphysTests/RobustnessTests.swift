@@ -31,12 +31,12 @@ final class RobustnessTests: XCTestCase {
         let gmm = "gmm2:d=4,n=100"
         let cases: [(args: [String], env: [String: String])] = [
             // Sizes (each would allocate terabytes or run away).
-            (["sample", "--data", "gmm2:d=4,n=\(big)", "--count", "2"], [:]),
-            (["sample", "--data", gmm, "--count", big], [:]),
-            (["sample", "--data", gmm, "--count", "1000000000"], [:]),
+            (["sample", "--data", "gmm2:d=4,n=\(big)", "--samples", "2"], [:]),
+            (["sample", "--data", gmm, "--samples", big], [:]),
+            (["sample", "--data", gmm, "--samples", "1000000000"], [:]),
             (["sample", "--data", gmm, "--steps", big], [:]),
-            (["sample", "--data", "gaussian:d=1000000000,n=10", "--count", "2"], [:]),
-            (["bench", "--B", big, "--n", "100", "--d", "4"], [:]),
+            (["sample", "--data", "gaussian:d=1000000000,n=10", "--samples", "2"], [:]),
+            (["bench", "--batch", big, "--n", "100", "--d", "4"], [:]),
             (["bench", "--n", "1000000000", "--d", "1000000"], [:]),
             (["speciation", "--data", gmm, "--pairs", big], [:]),
             (["speciation", "--data", gmm, "--points", "1000000000", "--pairs", "20"], [:]),
@@ -44,7 +44,7 @@ final class RobustnessTests: XCTestCase {
             (["overview", "--data", gmm, "--points", big], [:]),
             (["collapse", "--data", "gaussian:d=4,n=100", "--samples", big], [:]),
             (["collapse", "--data", "gaussian:d=4,n=100", "--trajectories", big], [:]),
-            (["pfgm", "sample", "--data", "gaussian:d=4,n=100", "--count", big], [:]),
+            (["pfgm", "sample", "--data", "gaussian:d=4,n=100", "--samples", big], [:]),
             (["memorization-map", "--data", "gaussian:d=4,n=10", "--n", "100000000000", "--out", path("mm")], [:]),
             (["sample", "--data", good], ["DIFFPHYS_MEMORY": "1000"]),
             // Times.
@@ -54,8 +54,8 @@ final class RobustnessTests: XCTestCase {
             (["score", "--data", good, "--t", "inf", "--x", "0,0"], [:]),
             (["score", "--data", good, "--t", "1e-320", "--x", "0,0.5"], [:]),
             (["sample", "--data", good, "--t-min", "-1"], [:]),
-            (["sample", "--data", good, "--T", "-5"], [:]),
-            (["sample", "--data", good, "--T", "1", "--t-min", "2"], [:]),
+            (["sample", "--data", good, "--horizon", "-5"], [:]),
+            (["sample", "--data", good, "--horizon", "1", "--t-min", "2"], [:]),
             (["sample", "--data", good, "--steps", "-1"], [:]),
             (["collapse", "--data", good, "--times", "-1,2"], [:]),
             (["speciation", "--data", gmm, "--times", "0,1"], [:]),
@@ -66,17 +66,17 @@ final class RobustnessTests: XCTestCase {
             (["score", "--data", good, "--t", "1", "--x", "1,2,3"], [:]),
             (["score", "--data", good, "--t", "1", "--x", ""], [:]),
             (["score", "--data", good, "--t", "1", "--x", "-1e400,0"], [:]),
-            (["pfgm", "field", "--data", good, "--sigma", "1e-300", "--x", "1,1"], [:]),
-            (["pfgm", "field", "--data", good, "--sigma", "1", "--x", "1e200,1"], [:]),
-            (["pfgm", "field", "--data", good, "--D", "4", "--sigma", "1e-300", "--x", "1,1"], [:]),
-            (["pfgm", "field", "--data", good, "--sigma", "-1", "--x", "1,1"], [:]),
-            (["pfgm", "field", "--data", good, "--sigma", "1", "--x", "1,1", "--D", "-3"], [:]),
+            (["pfgm", "field", "--data", good, "--noise-level", "1e-300", "--x", "1,1"], [:]),
+            (["pfgm", "field", "--data", good, "--noise-level", "1", "--x", "1e200,1"], [:]),
+            (["pfgm", "field", "--data", good, "--extra-dimensions", "4", "--noise-level", "1e-300", "--x", "1,1"], [:]),
+            (["pfgm", "field", "--data", good, "--noise-level", "-1", "--x", "1,1"], [:]),
+            (["pfgm", "field", "--data", good, "--noise-level", "1", "--x", "1,1", "--extra-dimensions", "-3"], [:]),
             (["pfgm", "sample", "--data", good, "--sigma-max", "1e300"], [:]),
             (["pfgm", "sample", "--data", good, "--sigma-min", "0"], [:]),
-            (["pfgm", "sample", "--data", good, "--count", "-1"], [:]),
+            (["pfgm", "sample", "--data", good, "--samples", "-1"], [:]),
             (["speciation", "--data", gmm, "--threshold", "2"], [:]),
             (["overview", "--data", good, "--points", "-3"], [:]),
-            (["bench", "--B", "-1"], [:]),
+            (["bench", "--batch", "-1"], [:]),
             (["theory", "collapse-time", "--n", "-5", "--d", "10"], [:]),
             // Specs and files.
             (["score", "--data", "nosuch:d=3", "--t", "1", "--x", "1"], [:]),
@@ -128,8 +128,9 @@ final class RobustnessTests: XCTestCase {
         for t in [30.0, 354, 355, 400, 1000, 1e6] {
             let r = try CLI.run(["score", "--data", data, "--t", "\(t)", "--x", "0.3,-0.2", "--json"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
-            XCTAssertNil(j["warnings"], "t = \(t): \(r.stdout)")
+            let envelope = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            XCTAssertEqual((envelope["warnings"] as? [String])?.isEmpty, true, "t = \(t): \(r.stdout)")
+            let j = envelope["results"] as! [String: Any]
             let w = j["weights"] as! [Double], f = j["score"] as! [Double]
             let y2 = j["y2"] as! Double, lnP = j["logDensity"] as! Double
             // Corrections to the limits are O(e^{−t}|x||a|) ≤ 1e-12 at t = 30.
@@ -143,12 +144,12 @@ final class RobustnessTests: XCTestCase {
         let r = try CLI.run(["collapse", "--data", "gaussian:d=4,n=50", "--times", "20,50,100,400,1000000", "--samples", "40",
                              "--trajectories", "0", "--fresh", "0", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let j = try CLI.results(r)
         let curve = j["curve"] as! [[String: Any]]
         XCTAssertEqual(curve.count, 5)
         for row in curve {
-            XCTAssertEqual(row["y2"] as! Double, 1.0 / 50, accuracy: 1e-12, "E[Y2] at t = \(row["t"]!)")
-            XCTAssertEqual(row["feRatio"] as! Double, 1, accuracy: 1e-8, "f^e/α at t = \(row["t"]!)")
+            XCTAssertEqual((row["y2"] as! [String: Any])["value"] as! Double, 1.0 / 50, accuracy: 1e-12, "E[Y2] at t = \(row["t"]!)")
+            XCTAssertEqual((row["feRatio"] as! [String: Any])["value"] as! Double, 1, accuracy: 1e-8, "f^e/α at t = \(row["t"]!)")
         }
     }
 
@@ -255,7 +256,7 @@ final class RobustnessTests: XCTestCase {
         for attempt in 0..<3 {
             let p = Process()
             p.executableURL = CLI.executable
-            p.arguments = ["sample", "--data", "gaussian:d=200,n=20", "--count", "20000", "--steps", "2", "--final", "none",
+            p.arguments = ["sample", "--data", "gaussian:d=200,n=20", "--samples", "20000", "--steps", "2", "--final", "none",
                            "--out", out, "--threads", "1"]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
@@ -297,7 +298,7 @@ final class RobustnessTests: XCTestCase {
             try? u.run(); u.waitUntilExit()
         }
         let out = mount + "/samples.csv"
-        let r = try CLI.run(["sample", "--data", "gaussian:d=50,n=20", "--count", "2000", "--steps", "2", "--final", "none", "--out", out])
+        let r = try CLI.run(["sample", "--data", "gaussian:d=50,n=20", "--samples", "2000", "--steps", "2", "--final", "none", "--out", out])
         XCTAssertNotEqual(r.status, 0, "a full disk must fail")
         XCTAssertLessThan(r.status, 128)
         XCTAssertTrue(r.stderr.lowercased().contains("space"), r.stderr)   // the cause, worded by the CSV writer

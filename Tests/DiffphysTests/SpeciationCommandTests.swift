@@ -5,24 +5,26 @@ import XCTest
 final class SpeciationCommandTests: XCTestCase {
     func json(_ r: CLI.Result) throws -> [String: Any] {
         XCTAssertEqual(r.status, 0, r.stderr)
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let envelope = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        return try XCTUnwrap(envelope["results"] as? [String: Any], r.stdout)
     }
 
     /// Population gmm2 with every estimator: the required keys, Λ = d m̃² + σ² exactly, theory on every point.
     func testJSONKeysPopulationAll() throws {
         let j = try json(try CLI.run(["speciation", "--data", "gmm2:d=16,mtilde=1,sigma=1", "--times", "1,1.4,2",
-                                      "--pairs", "200", "--steps", "40", "--estimator", "all", "--json"]))
-        for key in ["lambda", "tS", "phi", "tCross", "tCrossStderr", "estimators", "seed", "conventions", "threshold"] {
+                                      "--pairs", "200", "--samples", "200", "--steps", "40", "--estimator", "all", "--json"]))
+        for key in ["lambda", "tS", "phi", "tCross", "tCrossOverTS", "estimators", "threshold"] {
             XCTAssertNotNil(j[key], "missing \(key)")
         }
         XCTAssertEqual(j["lambda"] as! Double, 17, accuracy: 1e-12)
-        let tS = j["tS"] as! [String: Double]
-        XCTAssertEqual(tS["paper"]!, 0.5 * log(17.0), accuracy: 1e-12)
-        XCTAssertEqual(tS["curvature"]!, 0.5 * log(18.0), accuracy: 1e-12)
-        XCTAssertEqual(tS["drift"]!, 0.5 * log(34.0), accuracy: 1e-12)
+        let tS = j["tS"] as! [String: Any]
+        XCTAssertEqual(tS["primary"] as! Double, 0.5 * log(18.0), accuracy: 1e-12)
+        XCTAssertEqual(tS["paper"] as! Double, 0.5 * log(17.0), accuracy: 1e-12)
+        XCTAssertEqual(tS["curvature"] as! Double, 0.5 * log(18.0), accuracy: 1e-12)
+        XCTAssertEqual(tS["drift"] as! Double, 0.5 * log(34.0), accuracy: 1e-12)
         let phi = j["phi"] as! [[String: Any]]
         XCTAssertEqual(phi.count, 3)
-        for p in phi { for k in ["t", "measured", "stderr", "theory"] { XCTAssertNotNil(p[k], "phi point lacks \(k)") } }
+        for p in phi { for k in ["t", "phi", "theory"] { XCTAssertNotNil(p[k], "phi point lacks \(k)") } }
         let est = j["estimators"] as! [String: Any]
         XCTAssertEqual(Set(est.keys), ["clones", "rb", "uturn"])
         XCTAssertEqual(j["estimator"] as? String, "rb")
@@ -35,11 +37,11 @@ final class SpeciationCommandTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let png = dir.appendingPathComponent("phi.png").path
-        let r = try CLI.run(["speciation", "--data", "digits:classes=0,1", "--auto", "--pairs", "300", "--json", "--plot", png])
+        let r = try CLI.run(["speciation", "--data", "digits:classes=0,1", "--auto", "--samples", "300", "--json", "--plot", png])
         let j = try json(r)
         let phi = j["phi"] as! [[String: Any]]
         XCTAssertEqual(phi.count, 11)
-        XCTAssertNil(phi[0]["theory"])
+        XCTAssertTrue(phi[0]["theory"] is NSNull, "no analytic curve for real data: theory is null")
         XCTAssertEqual(j["phiInfinity"] as! Double, 0.5, accuracy: 0.01)
         XCTAssertTrue(FileManager.default.fileExists(atPath: png.replacingOccurrences(of: ".png", with: ".dat")))
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
@@ -49,7 +51,7 @@ final class SpeciationCommandTests: XCTestCase {
 
     /// Text output names the seed, the conventions and the three t_S.
     func testTextOutput() throws {
-        let r = try CLI.run(["speciation", "--data", "gmm2:d=8,n=300", "--times", "0.5,1,1.5", "--pairs", "100", "--seed", "7"])
+        let r = try CLI.run(["speciation", "--data", "gmm2:d=8,n=300", "--times", "0.5,1,1.5", "--samples", "100", "--seed", "7"])
         XCTAssertEqual(r.status, 0, r.stderr)
         for s in ["seed 7", "conventions:", "½lnΛ", "½ln(1+Λ)", "½ln(2Λ)", "t_cross", "φ_theory"] {
             XCTAssert(r.stdout.contains(s), "text output lacks '\(s)':\n\(r.stdout)")
@@ -65,12 +67,13 @@ final class SpeciationCommandTests: XCTestCase {
         let cases: [[String]] = [
             ["speciation", "--data", "gmm2:d=8", "--threshold", "2"],
             ["speciation", "--data", "gmm2:d=8", "--pairs", "0"],
+            ["speciation", "--data", "gmm2:d=8", "--samples", "1"],
             ["speciation", "--data", "gmm2:d=8", "--times", "1,-0.5"],
             ["speciation", "--data", "gmm2:d=8", "--times", "1,abc"],
             ["speciation", "--data", "gmm2:d=8", "--times", "1", "--auto"],
             ["speciation", "--data", unlabelled, "--estimator", "clones", "--times", "1"],
             ["speciation", "--data", "gaussian:d=8", "--times", "1"],
-            ["speciation", "--data", "gmm2:d=8", "--times", "50", "--T", "10"],
+            ["speciation", "--data", "gmm2:d=8", "--times", "50", "--horizon", "10"],
             ["speciation", "--data", "gmm2:d=8", "--estimator", "best"],
             ["theory", "phi", "--tau", "nan"],
             ["theory", "phi", "--tau", "0.5", "--t", "1"],

@@ -67,10 +67,10 @@ final class SpeciationTests: XCTestCase {
         for t in [0.5, 1.7, 3.0] {
             assertWithin(m.analyticPhi!(t), SpeciationTheory.phi(t: t, d: 64, mTilde: 0.7, sigma: 0.5), 1e-12, "analytic φ(\(t))")
         }
-        // Auto grid: t/t_S from 0.5 to 1.5.
+        // Auto grid: t/t_S from 0.5 to 1.5 of the primary t_S = ½ ln(1 + Λ).
         let grid = SpeciationMeasurement.autoTimes(p, count: 11)
-        assertWithin(grid.first! / p.tS.paper, 0.5, 1e-12, "auto low")
-        assertWithin(grid.last! / p.tS.paper, 1.5, 1e-12, "auto high")
+        assertWithin(grid.first! / p.tS.curvature, 0.5, 1e-12, "auto low")
+        assertWithin(grid.last! / p.tS.curvature, 1.5, 1e-12, "auto high")
     }
 
     /// Sample covariance of n = 2000 points of the two-class mixture (d = 64, m̃ = σ = 1): over 20
@@ -194,8 +194,8 @@ final class SpeciationTests: XCTestCase {
         XCTAssertTrue(p.usedGram)
         XCTAssertGreaterThan(p.lambda, 5)
         let r = try m.run(times: SpeciationMeasurement.autoTimes(p), count: 1000, estimators: [.rb], seed: 1)
-        let ratio = try XCTUnwrap(r.tCross) / p.tS.paper
-        print("SpeciationTests: FMNIST 1v9 per-class 200: Λ = \(p.lambda), t_S = \(p.tS.paper), t_cross = \(r.tCross!) ± \(r.tCrossStderr!), ratio \(ratio)")
+        let ratio = try XCTUnwrap(r.tCross) / p.tS.curvature
+        print("SpeciationTests: FMNIST 1v9 per-class 200: Λ = \(p.lambda), t_S = ½ln(1+Λ) = \(p.tS.curvature), t_cross = \(r.tCross!) ± \(r.tCrossStderr!), ratio \(ratio)")
         XCTAssert(ratio > 0.6 && ratio < 1.3, "t_cross/t_S = \(ratio)")
     }
 

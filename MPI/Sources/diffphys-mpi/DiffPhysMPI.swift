@@ -152,7 +152,7 @@ struct CollapseMPI: MPICommand {
     @Option(help: "Comma-separated forward times t > 0.") var times: String
     @Option(help: "Forward samples per time.") var samples: Int = 2000
     @Option(help: "Samples per sharded evaluation.") var chunk: Int = 256
-    @Flag(help: "Print JSON: {ranks, n, d, samples, curve: [{t, y2, y2Stderr}], seconds, communicationBytes}.") var json = false
+    @Flag(help: "Print JSON (Docs/Schema.md envelope; results: {ranks, curve: [{t, y2: {value, stderr}}], seconds, communicationBytes}).") var json = false
 
     func run(mpi: MPIHandle) throws {
         let t0 = mpi.wallTime()
@@ -165,12 +165,16 @@ struct CollapseMPI: MPICommand {
         mpi.allReduceMax(&timing)
         guard mpi.isRoot else { return }
         if json {
-            struct Row: Codable { var t, y2, y2Stderr: Double }
-            struct Out: Codable { var ranks, n, d, samples: Int; var curve: [Row]; var seconds: [String: Double]; var communicationBytes: Int }
-            let out = Out(ranks: mpi.size, n: total, d: slice.d, samples: samples,
-                          curve: r.curve.map { Row(t: $0.t, y2: $0.y2.mean, y2Stderr: $0.y2.standardError) },
-                          seconds: ["load": timing[0], "local": timing[1], "allReduce": timing[2], "total": timing[3]],
-                          communicationBytes: r.bytes)
+            // The schema envelope of `diffphys collapse` (Docs/Schema.md "Keys of results per command").
+            struct Row: Encodable { var t: Double; var y2: Measured }
+            struct Out: Encodable { var ranks: Int; var curve: [Row]; var seconds: [String: Double]; var communicationBytes: Int }
+            let out = OutputEnvelope(command: "diffphys-mpi collapse", data: DataDescription(spec: spec.description, n: total, d: slice.d),
+                                     parameters: ["samples": .integer(samples), "chunk": .integer(chunk),
+                                                  "times": .numbers(try numbers(times, option: "--times")),
+                                                  "seed": seed <= UInt64(Int.max) ? .integer(Int(seed)) : .text(String(seed))],
+                                     results: Out(ranks: mpi.size, curve: r.curve.map { Row(t: $0.t, y2: $0.y2.measured) },
+                                                  seconds: ["load": timing[0], "local": timing[1], "allReduce": timing[2], "total": timing[3]],
+                                                  communicationBytes: r.bytes))
             print(try JSONOutput.encode(out))
             return
         }

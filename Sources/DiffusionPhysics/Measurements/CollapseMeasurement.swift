@@ -78,7 +78,8 @@ public struct CollapsePredictions: Sendable, Codable, Equatable {
     /// Gaussian-spectrum t_C: Σ_i ln(1 + λ_i e^{−2t}/Δ_t) = 2 ln n, λ_i the sample covariance
     /// eigenvalues (an upper bound for real data; Docs/Theory.md §3.2).
     public var tCSpectrum: Double
-    /// Top covariance eigenvalue Λ and t_S = ½ ln Λ (Docs/Theory.md §2.1).
+    /// Top covariance eigenvalue Λ and the primary t_S = ½ ln(1 + Λ) (Docs/Theory.md §2.1,
+    /// Docs/Conventions.md "Which t_S to quote").
     public var lambda: Double
     public var tS: Double
     /// α used for the REM (same-cluster levels): ln n/d for gaussian, ln(n/2)/d for gmm2; nil for real data.
@@ -92,7 +93,7 @@ public struct CollapsePredictions: Sendable, Codable, Equatable {
         alpha = CollapseTheory.alpha(n: nn, d: dd)
         let spectrum = try DataSpectrum(points: data.points)
         lambda = spectrum.lambda
-        tS = spectrum.speciationTimes.paper
+        tS = spectrum.speciationTimes.curvature
         tCSpectrum = n > 1 ? try CollapseTheory.tCSpectrum(eigenvalues: spectrum.eigenvalues, n: nn) : 0
         switch spec {
         case .gaussian(_, _, let sigma):

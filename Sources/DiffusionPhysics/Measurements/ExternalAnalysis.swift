@@ -393,6 +393,23 @@ public struct ExactScoreReference: Sendable, Codable, Equatable {
     /// Forward samples per time behind the measured values (0: predictions only).
     public var samples: Int
 
+    /// Written in the shared schema shapes (Docs/Schema.md): `tS` as every command writes it,
+    /// `tC` with the primary measured E[Y2] = ½ time and the predictions, `tCross` as `{value, stderr}`.
+    enum CodingKeys: String, CodingKey { case n, d, lambda, tS, tC, tCross, samples }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(n, forKey: .n)
+        try c.encode(d, forKey: .d)
+        try c.encode(lambda, forKey: .lambda)
+        try c.encode(SpeciationTimeOutput(tS), forKey: .tS)
+        var predicted: [String: Measured] = ["spectrum": .exact(tCSpectrum)]
+        if let g = tCGaussian { predicted["gaussian"] = .exact(g) }
+        try c.encode(CollapseTimeOutput(measured: tCY2.map { ["y2": $0.measured] } ?? [:], predicted: predicted), forKey: .tC)
+        try c.encode(tCross?.measured, forKey: .tCross)
+        try c.encode(samples, forKey: .samples)
+    }
+
     /// Predictions always; measurements with `samples` forward samples per time (0 skips them).
     public static func compute(spec: DatasetSpec, data: Dataset, samples: Int, threshold: Double = 0.775,
                                seed: UInt64, threads: Int = Parallel.defaultThreads) throws -> ExactScoreReference {
@@ -416,5 +433,12 @@ public struct ExactScoreReference: Sendable, Codable, Equatable {
         return ExactScoreReference(n: data.n, d: data.d, lambda: pred.lambda, tS: SpeciationTheory.tS(lambda: pred.lambda),
                                    tCSpectrum: pred.tCSpectrum, tCGaussian: pred.tCGaussian, tCross: tCross, tCY2: tCY2,
                                    samples: samples)
+    }
+}
+
+extension ExactScoreReference {
+    /// The schema form drops the raw fields; a reference is written, not read back.
+    public init(from decoder: Decoder) throws {
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "ExactScoreReference is written, not read"))
     }
 }

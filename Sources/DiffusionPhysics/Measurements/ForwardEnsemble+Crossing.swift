@@ -13,6 +13,9 @@ public struct SolvedCrossing: Sendable, Codable, Equatable {
     public var tolerance: Double
     /// Ensemble evaluations used (coarse grid points count as one).
     public var evaluations: Int
+
+    /// Written as a schema measured value `{"value": t, "stderr", …}` (Docs/Schema.md).
+    enum CodingKeys: String, CodingKey { case t = "value", standardError = "stderr", slope, tolerance, evaluations }
 }
 
 extension ForwardEnsemble {

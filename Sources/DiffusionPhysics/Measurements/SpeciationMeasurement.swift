@@ -45,6 +45,37 @@ public struct PhiPoint: Sendable, Codable, Equatable {
     public var theory: Double?
     /// Pairs or samples behind the point.
     public var count: Int
+
+    /// Written as `{"t", "phi": {"value", "stderr"}, "theory", "count"}`: φ has one key in every
+    /// command (Docs/Schema.md).
+    enum CodingKeys: String, CodingKey { case t, phi, theory, count }
+    enum PhiKeys: String, CodingKey { case value, stderr }
+
+    public init(t: Double, measured: Double, stderr: Double, theory: Double?, count: Int) {
+        self.t = t
+        self.measured = measured
+        self.stderr = stderr
+        self.theory = theory
+        self.count = count
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let phi = try c.nestedContainer(keyedBy: PhiKeys.self, forKey: .phi)
+        self.init(t: try c.decode(Double.self, forKey: .t), measured: try phi.decode(Double.self, forKey: .value),
+                  stderr: try phi.decode(Double.self, forKey: .stderr), theory: try c.decodeIfPresent(Double.self, forKey: .theory),
+                  count: try c.decode(Int.self, forKey: .count))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(t, forKey: .t)
+        var phi = c.nestedContainer(keyedBy: PhiKeys.self, forKey: .phi)
+        try phi.encode(measured, forKey: .value)
+        try phi.encode(stderr, forKey: .stderr)
+        try c.encode(theory, forKey: .theory)
+        try c.encode(count, forKey: .count)
+    }
 }
 
 /// Everything a speciation run reports.
@@ -159,10 +190,11 @@ public struct SpeciationMeasurement: Sendable {
                                     classFractions: fractions, tCrossTheory: tCross)
     }
 
-    /// `count` times with t/t_S evenly spaced from `low` to `high` (t_S = ½ ln Λ, or ½ ln(1+Λ) if Λ ≤ e^{0.2}).
+    /// `count` times with t/t_S evenly spaced from `low` to `high`, t_S the primary ½ ln(1 + Λ)
+    /// (Docs/Conventions.md "Which t_S to quote"): the grid brackets the crossing the ratios are taken to.
     public static func autoTimes(_ prediction: SpeciationPrediction, count: Int = 11, low: Double = 0.5,
                                  high: Double = 1.5) -> [Double] {
-        let tS = prediction.tS.paper > 0.1 ? prediction.tS.paper : prediction.tS.curvature
+        let tS = prediction.tS.curvature
         return (0..<count).map { tS * (low + (high - low) * Double($0) / Double(max(count - 1, 1))) }
     }
 

@@ -7,6 +7,9 @@ public struct MeanEstimate: Sendable, Codable, Equatable {
     public var standardError: Double
     public var count: Int
 
+    /// Written as a schema measured value `{"value", "stderr", "count"}` (Docs/Schema.md).
+    enum CodingKeys: String, CodingKey { case mean = "value", standardError = "stderr", count }
+
     public init(mean: Double, standardError: Double, count: Int) {
         self.mean = mean
         self.standardError = standardError
@@ -62,6 +65,9 @@ public enum Bootstrap {
 public struct LevelCrossing: Sendable, Codable, Equatable {
     public var t: Double
     public var standardError: Double
+
+    /// Written as a schema measured value `{"value": t, "stderr"}` (Docs/Schema.md).
+    enum CodingKeys: String, CodingKey { case t = "value", standardError = "stderr" }
 
     /// First bracketing pair in the order given (curves sampled on increasing or decreasing t).
     public static func find(times: [Double], values: [Double], errors: [Double], level: Double) -> LevelCrossing? {

@@ -17,12 +17,19 @@ public enum JSONOutput {
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: marks.inf, negativeInfinity: marks.minusInf,
                                                                       nan: marks.nan)
-        let data = try encoder.encode(value)
+        var data = try encoder.encode(value)
         var text = String(decoding: data, as: UTF8.self)
         guard text.contains("\\u0001") else { return text }
         // Key paths of the non-finite values, for the warnings list.
         var warnings: [String] = []
         if let tree = try? JSONSerialization.jsonObject(with: data) { collect(tree, path: "", into: &warnings) }
+        // A schema envelope (OutputEnvelope) lists them in its own `warnings` key.
+        if var carrier = value as? any (WarningCarrying & Encodable), !warnings.isEmpty {
+            carrier.appendWarnings(warnings.map { "\($0) is not a finite number; written as null" })
+            data = try encoder.encode(carrier)
+            text = String(decoding: data, as: UTF8.self)
+            warnings = []
+        }
         for mark in [marks.nan, marks.inf, marks.minusInf] {
             text = text.replacingOccurrences(of: "\"\\u0001" + mark.dropFirst() + "\"", with: "null")
         }
@@ -57,8 +64,8 @@ public func writeText(_ text: String, to path: String) throws {
     try AtomicFile.write(Data(text.utf8), to: path)
 }
 
-/// A CSV table: a header and rows of numbers or strings. Numbers are written in shortest
-/// round-trip form.
+/// A CSV table: a camelCase header and rows of numbers or strings. Numbers are written in shortest
+/// round-trip form; a missing value (NaN) is an empty cell (Docs/Schema.md).
 public struct CSVTable: Sendable {
     public var header: [String]
     public var rows: [[String]] = []
@@ -72,6 +79,14 @@ public struct CSVTable: Sendable {
 
     public var text: String {
         ([header.joined(separator: ",")] + rows.map { $0.joined(separator: ",") }).joined(separator: "\n") + "\n"
+    }
+
+    /// CSV text as gnuplot data: commas become spaces and an empty (missing) cell becomes `nan`, so
+    /// columns stay aligned (gnuplot skips the point). The header line is kept as it is.
+    public static func spaceSeparated(_ csvText: String) -> String {
+        csvText.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.isEmpty ? "" : line.split(separator: ",", omittingEmptySubsequences: false).map { $0.isEmpty ? "nan" : String($0) }.joined(separator: " ")
+        }.joined(separator: "\n")
     }
 
     public func write(to path: String) throws { try writeText(text, to: path) }
@@ -89,7 +104,8 @@ public enum CSVValue: Sendable, CustomStringConvertible, ExpressibleByFloatLiter
     public var description: String { text }
     public var text: String {
         switch self {
-        case .number(let v): return v.isFinite ? "\(v)" : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"))
+        // A missing value (NaN) is an empty cell (Docs/Schema.md "CSV"); ±∞ is a value (e.g. D = ∞).
+        case .number(let v): return v.isFinite ? "\(v)" : (v.isNaN ? "" : (v > 0 ? "inf" : "-inf"))
         case .integer(let v): return "\(v)"
         case .text(let s): return s.contains(",") ? "\"\(s)\"" : s
         }

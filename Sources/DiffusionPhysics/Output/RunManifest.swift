@@ -9,8 +9,8 @@ public struct RunManifest: Equatable, Sendable {
     /// Field name → value, compared as text.
     public var fields: [String: String]
 
-    /// Version of the row-producing code; bump when rows change meaning.
-    public static let programVersion = "diffphys 1 (rows v1)"
+    /// Version of the row-producing code; bump when rows change meaning (v2: tS is the primary ½ ln(1 + Λ)).
+    public static let programVersion = "diffphys 1 (rows v2)"
 
     public static let fileName = "manifest.json"
 

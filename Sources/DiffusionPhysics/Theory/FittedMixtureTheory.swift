@@ -170,6 +170,10 @@ public struct FittedCollapsePrediction: Sendable, Codable {
     public var curve: [FittedCurvePoint]
     public var samples: Int
 
+    /// JSON keys (Docs/Schema.md): `tC` is reserved for the shared collapse-time object, so the QDA
+    /// root is `tCQDA` (a crossing `{value, stderr, …}`).
+    enum CodingKeys: String, CodingKey { case alpha, tC = "tCQDA", tCLDA, tCLower, tCUpper, curve, samples }
+
     /// `n` training points (α = ln n/d); `times` bracket the root (a geometric grid is added).
     public init(mixture: FittedGaussianMixture, n: Int, times: [Double], samples: Int, seed: UInt64,
                 threads: Int = Parallel.defaultThreads) throws {

@@ -13,7 +13,7 @@ public enum CollapseGMMStudy: StudyKind {
         let ds = try p.numbers("d").map(Int.init), n = try p.integer("n"), samples = try p.integer("samples")
         let times = try p.numbers("times")
         var outcome = StudyOutcome()
-        let csv = try ResumableCSV(path: context.path("fe.csv"), header: ["d", "t", "fe_over_alpha", "stderr", "y2", "asymptotic", "finite_d"])
+        let csv = try ResumableCSV(path: context.path("fe.csv"), header: ["d", "t", "feRatio", "feRatioStderr", "y2", "asymptotic", "finiteD"])
         var done: [Int: [[String]]] = [:]
         for row in csv.existingRows { if let d = Int(row[0]) { done[d, default: []].append(row) } }
         let progress = context.progress("collapse-gmm", total: ds.count * times.count)
@@ -41,17 +41,17 @@ public enum CollapseGMMStudy: StudyKind {
             let t = rows.map { Double($0[1])! }, ratio = rows.map { Double($0[2])! }, se = rows.map { Double($0[3])! }
             // Well above t_C: f^e = f (Docs/Theory.md §3.1), so the measurement must match the finite-d population curve.
             if let k = t.indices.last(where: { t[$0] < 2.2 * tCs[d]! && t[$0] > 1.4 * tCs[d]! }) {
-                outcome.checks.append(StudyCheck("d = \(d): f^e/α at t = \(String(format: "%.2f", t[k])) (liquid side) vs exact population f/α",
+                outcome.checks.append(StudyCheck("d = \(d): f^e/α at t = \(String(format: "%.2f", t[k])) (liquid side) vs exact population f/α", kind: .asymptotic,
                                                  prediction: Double(rows[k][6])!, measurement: ratio[k], standardError: se[k],
                                                  tolerance: try p.tolerance("liquid")))
             }
             if let c = LevelCrossing.find(times: t, values: ratio, errors: se, level: 0.1) {
-                outcome.checks.append(StudyCheck("d = \(d): f^e/α = 0.1 time vs t_C (eq. 10)", prediction: tCs[d]!, measurement: c.t,
+                outcome.checks.append(StudyCheck("d = \(d): f^e/α = 0.1 time vs t_C (eq. 10)", kind: .asymptotic, prediction: tCs[d]!, measurement: c.t,
                                                  standardError: c.standardError, tolerance: try p.tolerance("tC")))
             }
         }
         // Theory curves on a fine grid.
-        var theory = CSVTable(header: ["t"] + ds.flatMap { ["asymptotic_d=\($0)", "finite_d=\($0)"] })
+        var theory = CSVTable(header: ["t"] + ds.flatMap { ["asymptoticD\($0)", "finiteD\($0)"] })
         for i in 0...200 {
             let t = 0.02 + (times.max()! - 0.02) * Double(i) / 200
             var row: [CSVValue] = [.number(t)]

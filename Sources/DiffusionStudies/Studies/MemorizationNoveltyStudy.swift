@@ -73,10 +73,10 @@ public enum MemorizationNoveltyStudy: StudyKind {
         try table.write(to: context.path("neighbours.csv"))
         outcome.dataFiles = ["neighbours.csv", "grid.dat"]
         let small = panels[0], large = panels[1]
-        outcome.checks.append(StudyCheck("small n = \(small.data.n): memorised fraction (gap ratio < 1/3)", prediction: 1,
+        outcome.checks.append(StudyCheck("small n = \(small.data.n): memorised fraction (gap ratio < 1/3)", kind: .empirical, prediction: 1,
                                          measurement: small.fraction.fraction.mean, standardError: small.fraction.fraction.standardError,
                                          tolerance: try p.tolerance("memorised")))
-        outcome.checks.append(StudyCheck("large n = \(large.data.n), stopped at \(String(format: "%.2f", large.tStop)) > t_C: memorised fraction", prediction: 0,
+        outcome.checks.append(StudyCheck("large n = \(large.data.n), stopped at \(String(format: "%.2f", large.tStop)) > t_C: memorised fraction", kind: .empirical, prediction: 0,
                                          measurement: large.fraction.fraction.mean, standardError: large.fraction.fraction.standardError,
                                          tolerance: try p.tolerance("novel")))
         let script = """

@@ -80,15 +80,15 @@ public enum PFGMClaimsStudy: StudyKind {
         engine.evaluate(Matrix(rows: 1, columns: gmm.d, storage: probe), rows: 1, scale: 1, sigma2: 0.09, workspace: ws, outputs: .mean)
         var vEngine = 0.0
         for mu in 0..<gmm.n { var s = 0.0; for j in 0..<gmm.d { let e = gmm.points[mu, j] - ws.mean[0, j]; s += e * e }; vEngine += ws.weights[0, mu] * s }
-        outcome.checks.append(StudyCheck("[exact identity] V(x, σ = 0.3) at D = ∞ equals the diffusion engine's", prediction: vEngine, measurement: vPF,
+        outcome.checks.append(StudyCheck("V(x, σ = 0.3) at D = ∞ equals the diffusion engine's", kind: .identity, prediction: vEngine, measurement: vPF,
                                          tolerance: 1e-12 * max(1, vEngine)))
         let mcTarget = zip(tInf.points, law.quadrature(nodes: try p.integer("trainNodes"))).map { ($0.targetMomentSample, $1.weight) }
         let mcMean = mcTarget.reduce(0.0) { $0 + $1.1 * $1.0.mean }, mcSE = mcTarget.reduce(0.0) { $0 + $1.1 * $1.1 * $1.0.standardError * $1.0.standardError }.squareRoot()
-        outcome.checks.append(StudyCheck("[theorem/bound] D = ∞: Monte Carlo E|F_t|²/N equals its closed form (4 SE)", prediction: tInf.integratedTarget,
+        outcome.checks.append(StudyCheck("D = ∞: Monte Carlo E|F_t|²/N equals its closed form (4 SE)", kind: .identity, prediction: tInf.integratedTarget,
                                          measurement: mcMean, standardError: mcSE, tolerance: 4 * mcSE))
         let floorSE = (tLarge.integratedIrreducible.standardError * tLarge.integratedIrreducible.standardError
                        + tSmall.integratedIrreducible.standardError * tSmall.integratedIrreducible.standardError).squareRoot()
-        outcome.checks.append(StudyCheck("[empirical comparison] 'large D is easier to train': EDM loss floor at D = \(label(dLarge)) ≤ at D = \(label(dSmall))",
+        outcome.checks.append(StudyCheck("'large D is easier to train': EDM loss floor at D = \(label(dLarge)) ≤ at D = \(label(dSmall))", kind: .empirical,
                                          prediction: tSmall.integratedIrreducible.mean, measurement: tLarge.integratedIrreducible.mean,
                                          standardError: floorSE, tolerance: 2 * floorSE, relation: .atMost))
         let floorLine = Ds.map { "D = \(label($0)): \(f(train[nBig]![$0]!.integratedIrreducible.mean, 4)) ± \(f(train[nBig]![$0]!.integratedIrreducible.standardError, 2))" }.joined(separator: ", ")
@@ -169,7 +169,7 @@ public enum PFGMClaimsStudy: StudyKind {
                              + "first-class fraction \(quality[Key(data: name, D: dSmall, kind: kind, strength: s)]!.classFraction.map { f($0.mean) } ?? "–") vs \(quality[Key(data: name, D: .infinity, kind: kind, strength: s)]!.classFraction.map { f($0.mean) } ?? "–") (training \(base(name, dSmall).trainingClassFraction.map { f($0) } ?? "–")) "
                              + "(all D: " + Ds.map { "\(label($0)) \(f(degradation(name, $0, kind, s).0))" }.joined(separator: ", ") + ")")
                 if name == "gmm2" {
-                    outcome.checks.append(StudyCheck("[empirical comparison] 'small D degrades less' (\(name), \(what)): Δ at D = \(label(dSmall)) ≤ Δ at D = ∞",
+                    outcome.checks.append(StudyCheck("'small D degrades less' (\(name), \(what)): Δ at D = \(label(dSmall)) ≤ Δ at D = ∞", kind: .empirical,
                                                      prediction: di, measurement: ds, standardError: se, tolerance: 2 * se, relation: .atMost))
                 }
             }
@@ -212,7 +212,7 @@ public enum PFGMClaimsStudy: StudyKind {
         try cost.write(to: context.path("sampling-cost.csv"))
         let nfeSmall = nfeAt[dSmall].flatMap { $0 }, nfeInf = nfeAt[.infinity].flatMap { $0 }
         let ratio = (nfeSmall?.mean ?? .nan) / (nfeInf?.mean ?? .nan)
-        outcome.checks.append(StudyCheck("[empirical comparison] '10–20× faster': NFE(D = \(label(dSmall)))/NFE(∞) at endpoint error \(f(accuracy)) ≤ 0.1",
+        outcome.checks.append(StudyCheck("'10–20× faster': NFE(D = \(label(dSmall)))/NFE(∞) at endpoint error \(f(accuracy)) ≤ 0.1", kind: .empirical,
                                          prediction: 0.1, measurement: ratio, tolerance: 0, relation: .atMost))
         outcome.notes.append("**Claim 3, 'Poisson flow samples 10–20× faster'** — \(ratio <= 0.1 ? "confirmed" : (ratio < 0.8 ? "depends (a smaller speed-up)" : "refuted")) in the exact setting: "
                              + "field evaluations per trajectory of adaptive rk8pd for mean endpoint error ≤ \(f(accuracy)) spacing: "
@@ -252,13 +252,13 @@ public enum PFGMClaimsStudy: StudyKind {
         try clock.write(to: context.path("random-clock.csv"))
         let cs = clockReports[dSmall]!, cl = clockReports[dLarge]!
         let binomialSE = 0.5 / Double(clockSamples).squareRoot()
-        outcome.checks.append(StudyCheck("[asymptotic prediction] random clock, D = \(label(dSmall)): max|C_D − E_κ C_∞(κσ)| ≤ max|C_D − C_∞(σ)|",
+        outcome.checks.append(StudyCheck("random clock, D = \(label(dSmall)): max|C_D − E_κ C_∞(κσ)| ≤ max|C_D − C_∞(σ)|", kind: .empirical,
                                          prediction: cs.maxDeviationWithoutClock, measurement: cs.maxDeviationWithClock, tolerance: 0, relation: .atMost))
-        outcome.checks.append(StudyCheck("[asymptotic prediction] D = \(label(dLarge)) is diffusion: max_σ |C_D − C_∞| within 4 binomial SE",
+        outcome.checks.append(StudyCheck("D = \(label(dLarge)) is diffusion: max_σ |C_D − C_∞| within 4 binomial SE", kind: .asymptotic,
                                          prediction: 0, measurement: cl.maxDeviationWithoutClock, standardError: binomialSE * 2.squareRoot(),
                                          tolerance: 4 * binomialSE * 2.squareRoot()))
         if let tail = clockReports.values.filter({ $0.measuredTailSlope != nil }).min(by: { $0.D < $1.D }), let ms = tail.measuredTailSlope, let ps = tail.predictedTailSlope {
-            outcome.checks.append(StudyCheck("[asymptotic prediction] tail of uncollapsed samples, D = \(label(tail.D)): slope of ln(1 − C) vs ln σ equals the clock's",
+            outcome.checks.append(StudyCheck("tail of uncollapsed samples, D = \(label(tail.D)): slope of ln(1 − C) vs ln σ equals the clock's", kind: .asymptotic,
                                              prediction: ps, measurement: ms.mean, standardError: ms.standardError, tolerance: 3 * ms.standardError + 0.1 * abs(ps)))
         }
         let clockWins = clockReports.values.filter { $0.D <= 16 }.allSatisfy { $0.maxDeviationWithClock < $0.maxDeviationWithoutClock }
@@ -298,7 +298,7 @@ public enum PFGMClaimsStudy: StudyKind {
         try yuk.write(to: context.path("yukawa.csv"))
         if let light = half.first?.1, let pfh = pf.sigmaCollapseHalf {
             let se = (light.standardError * light.standardError + pfh.standardError * pfh.standardError).squareRoot()
-            outcome.checks.append(StudyCheck("[asymptotic prediction] Yukawa m = \(f(masses[0])): collapse level z½ equals PFGM's (m → 0)", prediction: pfh.t,
+            outcome.checks.append(StudyCheck("Yukawa m = \(f(masses[0])): collapse level z½ equals PFGM's (m → 0)", kind: .asymptotic, prediction: pfh.t,
                                              measurement: light.t, standardError: se, tolerance: 3 * se))
         }
         // Weighted particles: the log-weight spread (birth/death) at each mass.

@@ -39,13 +39,13 @@ public enum PoissonFlowStudy: StudyKind {
         guard let diffusion = curves[.infinity], let smallest = Ds.min(), let small = curves[smallest] else {
             throw StudyError("pfgm-vs-diffusion needs D = ∞ (written 0) and at least one finite D")
         }
-        outcome.checks.append(StudyCheck("D = ∞: φ = 0.775 level vs population σ_S = √(d m̃² − σ²)", prediction: (Double(d) - 1).squareRoot(),
+        outcome.checks.append(StudyCheck("D = ∞: φ = 0.775 level vs population σ_S = √(d m̃² − σ²)", kind: .asymptotic, prediction: (Double(d) - 1).squareRoot(),
                                          measurement: diffusion.sigmaSpeciation?.t ?? .nan, standardError: diffusion.sigmaSpeciation?.standardError,
                                          tolerance: try p.tolerance("sigmaS")))
-        outcome.checks.append(StudyCheck("D = \(smallest): speciation level below diffusion's", prediction: diffusion.sigmaSpeciation?.t ?? .nan,
+        outcome.checks.append(StudyCheck("D = \(smallest): speciation level below diffusion's", kind: .empirical, prediction: diffusion.sigmaSpeciation?.t ?? .nan,
                                          measurement: small.sigmaSpeciation?.t ?? .nan, standardError: small.sigmaSpeciation?.standardError,
                                          tolerance: 0, relation: .atMost))
-        outcome.checks.append(StudyCheck("D = \(smallest): collapse level (C = ½) below diffusion's", prediction: diffusion.sigmaCollapseHalf?.t ?? .nan,
+        outcome.checks.append(StudyCheck("D = \(smallest): collapse level (C = ½) below diffusion's", kind: .empirical, prediction: diffusion.sigmaCollapseHalf?.t ?? .nan,
                                          measurement: small.sigmaCollapseHalf?.t ?? .nan, standardError: small.sigmaCollapseHalf?.standardError,
                                          tolerance: 0, relation: .atMost))
         let colors = ["#cc2222", "#dd8800", "#229944", "#2244cc", "#000000"]

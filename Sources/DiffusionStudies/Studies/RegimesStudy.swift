@@ -55,11 +55,11 @@ public enum RegimesStudy: StudyKind {
                                           errors: curve.map { $0.classAgreement?.standardError ?? 0 }, level: 0.775)
         let y2Cross = LevelCrossing.find(times: times, values: curve.map(\.y2.mean), errors: curve.map(\.y2.standardError), level: 0.5)
         var outcome = StudyOutcome()
-        outcome.checks.append(StudyCheck("fraction of trajectories ending on a training point (regime III)", prediction: 1,
+        outcome.checks.append(StudyCheck("fraction of trajectories ending on a training point (regime III)", kind: .asymptotic, prediction: 1,
                                          measurement: Double(onPoint) / Double(count), tolerance: try p.tolerance("endpoints")))
-        outcome.checks.append(StudyCheck("speciation t_S: φ = 0.775 crossing vs h(t) = 1", prediction: tSPredicted,
+        outcome.checks.append(StudyCheck("speciation t_S: φ = 0.775 crossing vs h(t) = 1", kind: .asymptotic, prediction: tSPredicted,
                                          measurement: phiCross?.t ?? .nan, standardError: phiCross?.standardError, tolerance: try p.tolerance("tS")))
-        outcome.checks.append(StudyCheck("collapse t_C: E[Y2] = ½ vs Gaussian-spectrum t_C", prediction: tCPredicted,
+        outcome.checks.append(StudyCheck("collapse t_C: E[Y2] = ½ vs Gaussian-spectrum t_C", kind: .asymptotic, prediction: tCPredicted,
                                          measurement: y2Cross?.t ?? .nan, standardError: y2Cross?.standardError, tolerance: try p.tolerance("tC")))
         outcome.dataFiles = ["trajectories.dat", "curves.csv"]
         // Theory: the population φ(t) of the two-class mixture (exact, Docs/Theory.md §2.2), on a fine grid.

@@ -12,10 +12,10 @@ public enum SpeciationGMMStudy: StudyKind {
         let ds = try p.numbers("d").map(Int.init), ratios = try p.numbers("ratios"), pairs = try p.integer("pairs")
         let steps = try p.integer("steps"), horizon = try p.number("T")
         var outcome = StudyOutcome()
-        let csv = try ResumableCSV(path: context.path("phi.csv"), header: ["d", "t", "t_over_tS", "phi", "stderr", "theory"])
+        let csv = try ResumableCSV(path: context.path("phi.csv"), header: ["d", "t", "tOverTS", "phi", "phiStderr", "phiTheory"])
         var done: [Int: [[String]]] = [:]
         for row in csv.existingRows { if let d = Int(row[0]) { done[d, default: []].append(row) } }
-        var theoryTable = CSVTable(header: ["t_over_tS"] + ds.map { "theory_d=\($0)" })
+        var theoryTable = CSVTable(header: ["tOverTS"] + ds.map { "phiTheoryD\($0)" })
         for i in 0...200 {
             let r = 0.5 + Double(i) / 200
             theoryTable.append([.number(r)] + ds.map { .number(SpeciationTheory.phi(t: r * 0.5 * log(Double($0)), d: Double($0), mTilde: 1, sigma: 1)) })
@@ -43,8 +43,11 @@ public enum SpeciationGMMStudy: StudyKind {
             let cross = LevelCrossing.find(times: t, values: phi, errors: se, level: 0.775)
             // Prediction: exact φ = 0.775 at τ = t − ½ ln d ≈ 0.0006 (Docs/Theory.md §2.2), i.e. t/t_S ≈ 1.
             let predicted = try SpeciationTheory.phiCrossingTime(threshold: 0.775, d: Double(d))
-            outcome.checks.append(StudyCheck("d = \(d): φ = 0.775 crossing, t/t_S", prediction: predicted / tS,
-                                             measurement: (cross?.t ?? .nan) / tS, standardError: cross.map { $0.standardError / tS },
+            // Ratio to the primary t_S = ½ ln(1 + Λ), Λ = d m̃² + σ² (Docs/Conventions.md "Which t_S to quote"); the grid
+            // and the figure use the h = 1 point ½ ln d, the finite-size-scaling origin.
+            let primary = SpeciationTheory.tS(lambda: Double(d) + 1).curvature
+            outcome.checks.append(StudyCheck("d = \(d): φ = 0.775 crossing, t_cross / ½ln(1+Λ)", kind: .identity, prediction: predicted / primary,
+                                             measurement: (cross?.t ?? .nan) / primary, standardError: cross.map { $0.standardError / primary },
                                              tolerance: try p.tolerance("crossing")))
         }
         outcome.dataFiles = ["phi.csv", "theory.csv"]

@@ -30,9 +30,9 @@ public enum SpeciationRealStudy: StudyKind {
         }
         let digits = try p.numbers("digitsClasses").map(Int.init)
         sources.append(Source(label: "digits \(digits.map(String.init).joined(separator: "v"))", spec: "digits:classes=\(digits.map(String.init).joined(separator: ","))"))
-        var table = CSVTable(header: ["dataset", "t", "t_over_tS", "phi", "stderr", "phiLDA", "phiQDA", "phiQDAStderr"])
-        var summary = CSVTable(header: ["dataset", "classes", "n", "d", "lambda", "tS_paper", "tS_curvature", "tS_drift", "tCross", "tCrossStderr",
-                                        "tS_LDA", "tS_QDA", "tS_QDAStderr", "nonGaussianity", "nonGaussianityStderr"])
+        var table = CSVTable(header: ["dataset", "t", "tOverTS", "phi", "phiStderr", "phiLDA", "phiQDA", "phiQDAStderr"])
+        var summary = CSVTable(header: ["dataset", "classes", "n", "d", "lambda", "tSPaper", "tS", "tSDrift", "tCross", "tCrossStderr",
+                                        "tSFittedLDA", "tSFittedQDA", "tSFittedQDAStderr", "nonGaussianity", "nonGaussianityStderr"])
         var rows: [String] = ["| pair | classes | t_cross (measured) | t_S^QDA | t_S^LDA | ½ ln Λ | ½ ln(1+Λ) | non-Gaussianity (t_cross − t_S^QDA)/t_cross |",
                               "|---|---|---|---|---|---|---|---|"]
         let progress = context.progress("speciation-real", total: sources.count * ratios.count)
@@ -71,12 +71,12 @@ public enum SpeciationRealStudy: StudyKind {
                             .number(lda), .number(qda), .number(fit.tSQDA?.standardError ?? .nan), .number(gap), .number(gapSE)])
             func f(_ v: Double) -> String { v.isFinite ? String(format: "%.3f", v) : "–" }
             rows.append("| \(source.label) | \(names) | \(f(tCross)) ± \(f(cross?.standardError ?? .nan)) | \(f(qda)) ± \(f(fit.tSQDA?.standardError ?? .nan)) | \(f(lda)) | \(f(ts.paper)) | \(f(ts.curvature)) | \(f(gap)) ± \(f(gapSE)) |")
-            outcome.checks.append(StudyCheck("[empirical comparison] \(source.label): t_cross / ½ln(1+Λ)", prediction: 1,
+            outcome.checks.append(StudyCheck("\(source.label): t_cross / ½ln(1+Λ)", kind: .empirical, prediction: 1,
                                              measurement: tCross / ts.curvature,
                                              standardError: cross.map { $0.standardError / ts.curvature }, tolerance: tolerance))
-            outcome.checks.append(StudyCheck("[empirical comparison] \(source.label): t_cross / t_S^LDA (fitted, pooled covariance)", prediction: 1,
+            outcome.checks.append(StudyCheck("\(source.label): t_cross / t_S^LDA (fitted, pooled covariance)", kind: .empirical, prediction: 1,
                                              measurement: tCross / lda, standardError: cross.map { $0.standardError / lda }, tolerance: tolerance))
-            outcome.checks.append(StudyCheck("[empirical comparison] \(source.label): t_cross / t_S^QDA (fitted, class covariances)", prediction: 1,
+            outcome.checks.append(StudyCheck("\(source.label): t_cross / t_S^QDA (fitted, class covariances)", kind: .empirical, prediction: 1,
                                              measurement: tCross / qda,
                                              standardError: (tCross / qda) * gapSE / max(1 - gap, 1e-12), tolerance: tolerance))
             let lw = fit.shrinkageQDA.map { String(format: "%.3f", $0) }.joined(separator: ", ")

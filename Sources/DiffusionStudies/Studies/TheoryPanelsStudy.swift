@@ -13,7 +13,7 @@ public enum TheoryPanelsStudy: StudyKind {
         // Panel 1: V(q, t) = q²/2 − 2m̃² ln cosh(q e^{−t} √d) at t/t_S in the list (d = 1024, m̃ = 1).
         let dV = try p.number("potentialD"), ratios = try p.numbers("potentialRatios")
         let tS = 0.5 * log(dV)
-        var pot = CSVTable(header: ["q"] + ratios.map { "V_t/tS=\($0)" })
+        var pot = CSVTable(header: ["q"] + ratios.map { "potentialAtTOverTS\($0)" })
         for i in 0...200 {
             let q = -6 + 12 * Double(i) / 200
             pot.append([.number(q)] + ratios.map { .number(SpeciationTheory.potential(q: q, t: $0 * tS, d: dV)) })
@@ -21,7 +21,7 @@ public enum TheoryPanelsStudy: StudyKind {
         try pot.write(to: context.path("potential.csv"))
         // Panel 2: φ_∞(τ) and finite-d φ against τ = t − ½ ln d.
         let ds = try p.numbers("phiD")
-        var phi = CSVTable(header: ["tau", "phiInfinity"] + ds.map { "phi_d=\(Int($0))" })
+        var phi = CSVTable(header: ["tau", "phiInfinity"] + ds.map { "phiD\(Int($0))" })
         for i in 0...160 {
             let tau = -2 + 5 * Double(i) / 160
             phi.append([.number(tau), .number(SpeciationTheory.phiInfinity(tau: tau))]
@@ -30,7 +30,7 @@ public enum TheoryPanelsStudy: StudyKind {
         try phi.write(to: context.path("phi-universal.csv"))
         // Panel 3: phase diagram in (α, t): t_C(α) for σ² ∈ {0.25, 1}; t_S = ½ ln d with d = ln n/α at fixed n.
         let nPhase = try p.number("phaseN")
-        var phase = CSVTable(header: ["alpha", "tC_sigma2_1", "tC_sigma2_0.25", "tS_at_fixed_n"])
+        var phase = CSVTable(header: ["alpha", "tCSigma1", "tCSigmaHalf", "tSAtFixedN"])
         for i in 0...200 {
             let alpha = 0.002 * pow(1.0 / 0.002, Double(i) / 200)
             phase.append([.number(alpha), .number(CollapseTheory.tCGaussian(alpha: alpha, sigma2: 1)),
@@ -50,7 +50,7 @@ public enum TheoryPanelsStudy: StudyKind {
         let progress = context.progress("REM panel", total: 2 * times.count)
         let planted = try engine.estimate(times: times, samples: samples, origins: .planted, seed: context.seed, progress: progress)
         let nonPlanted = try engine.estimate(times: times, samples: samples, origins: .fresh(fresh.points, labels: nil), seed: context.seed, progress: progress)
-        var rem = CSVTable(header: ["t", "t_over_tC", "y2Planted", "y2PlantedStderr", "wOrigin", "y2NonPlanted", "y2NonPlantedStderr", "oneMinusLambdaC"])
+        var rem = CSVTable(header: ["t", "tOverTC", "y2Planted", "y2PlantedStderr", "wOrigin", "y2NonPlanted", "y2NonPlantedStderr", "oneMinusLambdaC"])
         for (k, t) in times.enumerated() {
             rem.append([.number(t), .number(t / tC), .number(planted[k].y2.mean), .number(planted[k].y2.standardError),
                         .number(planted[k].wOrigin!.mean), .number(nonPlanted[k].y2.mean), .number(nonPlanted[k].y2.standardError),
@@ -59,18 +59,18 @@ public enum TheoryPanelsStudy: StudyKind {
         try rem.write(to: context.path("rem.csv"))
         outcome.dataFiles = ["potential.csv", "phi-universal.csv", "phase-diagram.csv", "rem.csv"]
         // Checks: analytic values against Docs/Theory.md's independently computed numbers, and the exact identity E[Y2] = E[w_origin].
-        outcome.checks.append(StudyCheck("φ at h = 1 (the 0.775 threshold)", prediction: 0.7752002453966635,
+        outcome.checks.append(StudyCheck("φ at h = 1 (the 0.775 threshold)", kind: .identity, prediction: 0.7752002453966635,
                                          measurement: SpeciationTheory.phi(h: 1), tolerance: try p.tolerance("analytic")))
-        outcome.checks.append(StudyCheck("potential minimum q* (d = 1024, t = 3)", prediction: 3.186124,
+        outcome.checks.append(StudyCheck("potential minimum q* (d = 1024, t = 3)", kind: .identity, prediction: 3.186124,
                                          measurement: try SpeciationTheory.potentialMinimum(t: 3, d: 1024), tolerance: 1e-5))
-        outcome.checks.append(StudyCheck("φ_∞ = 0.775 at τ", prediction: 0.00063,
+        outcome.checks.append(StudyCheck("φ_∞ = 0.775 at τ", kind: .identity, prediction: 0.00063,
                                          measurement: try RootFinding.brent(in: -0.5...0.5) { SpeciationTheory.phiInfinity(tau: $0) - 0.775 },
                                          tolerance: 1e-5))
         let identity = planted.map { abs($0.y2.mean - $0.wOrigin!.mean) / max(1e-12, ($0.y2.standardError * $0.y2.standardError + $0.wOrigin!.standardError * $0.wOrigin!.standardError).squareRoot()) }.max()!
-        outcome.checks.append(StudyCheck("planted E[Y2] = E[w_origin] (max deviation in SE over the grid)", prediction: 0,
+        outcome.checks.append(StudyCheck("planted E[Y2] = E[w_origin] (max deviation in SE over the grid)", kind: .identity, prediction: 0,
                                          measurement: identity, tolerance: try p.tolerance("identitySE")))
         let y2Cross = LevelCrossing.find(times: times, values: planted.map(\.y2.mean), errors: planted.map(\.y2.standardError), level: 0.5)
-        outcome.checks.append(StudyCheck("REM: planted E[Y2] = ½ time vs t_C (eq. 10)", prediction: tC,
+        outcome.checks.append(StudyCheck("REM: planted E[Y2] = ½ time vs t_C (eq. 10)", kind: .asymptotic, prediction: tC,
                                          measurement: y2Cross?.t ?? .nan, standardError: y2Cross?.standardError, tolerance: try p.tolerance("tC")))
         let potentialPlots = ratios.indices.map { "'\(context.path("potential.csv"))' every ::1 using 1:\($0 + 2) with lines lw 2 title 'theory: t/t_S = \(ratios[$0])'" }
         let phiPlots = ds.indices.map { "'' every ::1 using 1:\($0 + 3) with lines lw 1.5 dt 2 title 'theory: φ_d, d = \(Int(ds[$0]))'" }
