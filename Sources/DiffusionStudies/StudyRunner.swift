@@ -78,7 +78,8 @@ public enum StudyRunner {
     /// The study kinds known to the engine, by `measurement` name.
     public static var kinds: [String: any StudyKind.Type] {
         let all: [any StudyKind.Type] = [RegimesStudy.self, SpeciationGMMStudy.self, CollapseGMMStudy.self, SpeciationRealStudy.self,
-                                         CollapseRealStudy.self, MemorizationNoveltyStudy.self, TheoryPanelsStudy.self, PoissonFlowStudy.self]
+                                         CollapseRealStudy.self, MemorizationNoveltyStudy.self, TheoryPanelsStudy.self, PoissonFlowStudy.self,
+                                         CurieWeissStudy.self]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.measurement, $0) })
     }
 
