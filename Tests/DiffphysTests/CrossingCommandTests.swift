@@ -35,9 +35,9 @@ final class CrossingCommandTests: XCTestCase {
         XCTAssertEqual(tMap, tOverview, accuracy: 1e-6)
     }
 
-    /// A number at the first of `paths` present in `json`: a bare number or a measured-value
-    /// object's "value" (with its "stderr"), so the test reads the output before and after the
-    /// `{"value", "stderr"}` schema.
+    /// A number at the first of `paths` present in `json`: a bare number, a measured-value object's
+    /// "value" or a crossing's "t" (with its "stderr" / "standardError"), so the test reads the
+    /// output before and after the `{"value", "stderr"}` schema.
     func measured(_ json: [String: Any], _ paths: [[String]], stderr errorPaths: [[String]] = []) -> (value: Double, stderr: Double?)? {
         func at(_ path: [String]) -> Any? {
             var node: Any? = json
@@ -46,7 +46,7 @@ final class CrossingCommandTests: XCTestCase {
         }
         for path in paths {
             if let v = at(path) as? Double { return (v, errorPaths.lazy.compactMap { at($0) as? Double }.first) }
-            if let o = at(path) as? [String: Any], let v = o["value"] as? Double {
+            if let o = at(path) as? [String: Any], let v = (o["value"] as? Double) ?? (o["t"] as? Double) {
                 return (v, (o["stderr"] as? Double) ?? (o["standardError"] as? Double))
             }
         }
