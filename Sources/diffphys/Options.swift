@@ -7,7 +7,7 @@ import GSLKit
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Dataset spec.", discussion: """
         gaussian:d=64,n=1000,sigma=1 | gmm2:d=64,n=1000,mtilde=1,sigma=1 (omit n for the population law) | \
-        fashion-mnist:classes=1,9,per-class=1000 | digits:classes=0,1 | a .csv, .npy or IDX file path \
+        fashion-mnist:classes=1,9,per-class=1000 | digits:classes=0,1 | curie-weiss:N=1000,beta=1.5,n=2000 | a .csv, .npy or IDX file path \
         (labels: --labels, --label-column, or a CSV header column named label).
         """, valueName: "spec"))
     var data: String = "gmm2:d=256,n=2000,mtilde=1,sigma=1"

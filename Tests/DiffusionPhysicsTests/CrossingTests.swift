@@ -53,4 +53,43 @@ final class CrossingTests: XCTestCase {
         let exact = try RootFinding.brent(in: 1.0...3.0) { t in SpeciationTheory.phi(t: t, d: Double(d), mTilde: 1, sigma: 1) - 0.775 }
         assertWithinSE(c.t, exact, se: c.standardError, k: 3.5, "t_cross(φ = 0.775)")
     }
+
+    /// The Rao–Blackwellised φ of a labelled empirical data set (two-class mixture sample).
+    func phiEnsemble() throws -> ForwardEnsemble {
+        let data = try DatasetSpec.parse("gmm2:d=8,n=100,mtilde=1,sigma=1").load(seed: 2)
+        let score = try EmpiricalScore(data)
+        return try ForwardEnsemble(model: .diffusion(score), origins: .planted(score.posterior), statistics: .classes, threads: 2)
+    }
+
+    /// t_cross(φ = 0.775) on the same samples from two unrelated bracketing grids: equal to the
+    /// root-finding tolerance, and far inside the SE.
+    func testPhiCrossingDoesNotDependOnTheGrid() throws {
+        let e = try phiEnsemble()
+        let coarse = [0.1, 0.8, 2.5, 5.0]
+        let fine = (0..<15).map { 0.3 + 0.13 * Double($0) }
+        let a = try XCTUnwrap(e.solveCrossing(level: 0.775, bracket: coarse, samples: 300, seed: 8) { $0.classAgreement })
+        let b = try XCTUnwrap(e.solveCrossing(level: 0.775, bracket: fine, samples: 300, seed: 8) { $0.classAgreement })
+        XCTAssertEqual(a.t, b.t, accuracy: 4 * a.tolerance)
+        XCTAssertLessThan(a.tolerance, 0.01 * a.standardError)
+        XCTAssertLessThan(a.slope, 0, "φ falls with t")
+    }
+
+    /// The delta-method SE of t_cross(φ) matches the spread over 30 seeds within a factor 1.5 (the
+    /// spread of 30 values has a relative SE of about 13 %).
+    func testPhiCrossingErrorMatchesSeedSpread() throws {
+        let e = try phiEnsemble()
+        let grid = [0.3, 0.7, 1.0, 1.3, 1.7, 2.4]
+        var roots: [Double] = [], errors: [Double] = []
+        for seed in 0..<30 {
+            let c = try XCTUnwrap(e.solveCrossing(level: 0.775, bracket: grid, samples: 200, seed: 500 + UInt64(seed)) { $0.classAgreement })
+            roots.append(c.t)
+            errors.append(c.standardError)
+        }
+        let m = roots.reduce(0, +) / 30
+        let spread = (roots.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 29).squareRoot()
+        let se = errors.reduce(0, +) / 30
+        XCTAssertGreaterThan(spread / se, 1 / 1.5, "spread \(spread) vs SE \(se)")
+        XCTAssertLessThan(spread / se, 1.5, "spread \(spread) vs SE \(se)")
+    }
 }
+

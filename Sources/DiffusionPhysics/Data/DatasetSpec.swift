@@ -7,6 +7,8 @@ import GSLKit
 /// - `gmm2:d=64,n=1000,mtilde=1,sigma=1[,direction=ones|random][,direction-seed=S]` — Docs/Theory.md §2.2.
 /// - `fashion-mnist:classes=1,9,per-class=1000[,split=train|test][,center=scalar|feature|none]` — §4.2.
 /// - `digits:classes=0,1[,per-class=K][,center=…]` — the shipped 8×8 digits, x/16.
+/// - `curie-weiss:N=100,beta=1.5,n=2000[,seed=S]` — n exact samples of N Curie–Weiss spins, classes
+///   sign M (`CurieWeissModel`, Docs/Theory.md §2.4); `seed` fixes the sample apart from the run's seed.
 /// - a path to `.csv[.gz]`, `.npy`, or an IDX `*-idx3-ubyte[.gz]` file (or `file:PATH`), optionally
 ///   followed by `;labels=FILE` (NPY, CSV or IDX labels, integer or text) and/or
 ///   `;label-column=NAME|INDEX` (the CSV column holding the labels; 0-based index). The CLI's
@@ -19,10 +21,11 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
     case fashionMNIST(classes: [Int], perClass: Int, split: FashionMNIST.Split, centering: Centering)
     case digits(classes: [Int], perClass: Int?, centering: Centering)
     case file(path: String, labels: String? = nil, labelColumn: String? = nil)
+    case curieWeiss(spins: Int, beta: Double, n: Int, seed: UInt64?)
 }
 
 extension DatasetSpec {
-    static let kinds = ["gaussian", "gmm2", "fashion-mnist", "digits", "file"]
+    static let kinds = ["gaussian", "gmm2", "fashion-mnist", "digits", "file", "curie-weiss"]
 
     /// Parses a spec. Throws `DataError` on an unknown kind or key, a repeated key, a missing `d`,
     /// n ≤ 0, d ≤ 0, sigma < 0, mtilde < 0, or a non-numeric value.
@@ -46,9 +49,10 @@ extension DatasetSpec {
                 return try fileSpec(trimmed, text: text)
             }
             if looksLikeDataFile(trimmed) { return .file(path: trimmed) }
-            throw DataError("unknown dataset kind '\(kind)' in '\(text)' (expected gaussian, gmm2, fashion-mnist, digits, or a .csv/.npy/IDX path)")
+            throw DataError("unknown dataset kind '\(kind)' in '\(text)' (expected gaussian, gmm2, fashion-mnist, digits, curie-weiss, or a .csv/.npy/IDX path)")
         }
-        var opts = try Options(rest, spec: text)
+        // Curie–Weiss: N (spins) and n (samples) differ only in case, and keys are case-free.
+        var opts = try Options(kind == "curie-weiss" ? CurieWeissModel.renamingSpinCount(rest) : rest, spec: text)
         let spec: DatasetSpec
         switch kind {
         case "gaussian":
@@ -71,6 +75,15 @@ extension DatasetSpec {
                 throw DataError("'\(text)': split must be train or test")
             }
             spec = .fashionMNIST(classes: classes, perClass: perClass, split: split, centering: try opts.centering())
+        case "curie-weiss":
+            guard opts.values["spins"] != nil else { throw DataError("'\(text)': N=… (number of spins) is required") }
+            guard opts.values["n"] != nil else { throw DataError("'\(text)': n=… (number of samples) is required") }
+            let spins = try opts.optionalInteger("spins", minimum: 1)!
+            let n = try opts.optionalInteger("n", minimum: 1)!
+            guard let b = try opts.take("beta") else { throw DataError("'\(text)': beta=… is required") }
+            guard let beta = Double(b), beta.isFinite, beta >= 0 else { throw DataError("'\(text)': beta must be a finite number ≥ 0 (got \(b))") }
+            let seed = try opts.optionalInteger("seed", minimum: 0).map(UInt64.init)
+            spec = .curieWeiss(spins: spins, beta: beta, n: n, seed: seed)
         default: // digits
             let classes = try opts.classes(default: [0, 1])
             let perClass = try opts.optionalInteger("per-class", minimum: 1)
@@ -160,6 +173,8 @@ extension DatasetSpec {
                 classes: classes, perClass: perClass, scale: 1.0 / 16, centering: centering), seed: seed)
         case .file(let path, let labels, let column):
             data = try Self.loadFile(path, labels: labels, labelColumn: column)
+        case .curieWeiss(let spins, let beta, let n, let own):
+            data = try CurieWeissModel(spins: spins, beta: beta).sample(n: n, seed: own ?? seed)
         }
         data.name = description
         return data
@@ -225,6 +240,8 @@ extension DatasetSpec {
         case .file(let path, let labels, let column):
             let options = (labels.map { ";labels=\($0)" } ?? "") + (column.map { ";label-column=\($0)" } ?? "")
             return (Self.looksLikeDataFile(path) && !path.contains(":") ? path : "file:\(path)") + options
+        case .curieWeiss(let spins, let beta, let n, let seed):
+            return "curie-weiss:N=\(spins),beta=\(num(beta)),n=\(n)" + (seed.map { ",seed=\($0)" } ?? "")
         }
     }
 }

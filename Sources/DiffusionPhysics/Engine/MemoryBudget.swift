@@ -85,6 +85,8 @@ extension DatasetSpec {
             return 2 * Double(n) * Double(d) + 2 * Double(n)
         case .fashionMNIST(let classes, let perClass, _, _):
             return 2 * Double(classes.count) * Double(perClass) * 784 + 60_000 * 784 / 8
+        case .curieWeiss(let spins, _, let n, _):
+            return 2 * Double(n) * Double(spins) + 2 * Double(n)
         case .digits, .file:
             return nil
         }
@@ -103,6 +105,7 @@ extension DatasetSpec {
         case .gaussian(let d, let n, _), .gmm2(let d, let n, _, _, _): return n.map { ($0, d) }
         case .fashionMNIST(let classes, let perClass, _, _): return (classes.count * perClass, 784)
         case .digits(let classes, let perClass, _): return (classes.count * (perClass ?? 180), 64)
+        case .curieWeiss(let spins, _, let n, _): return (n, spins)
         case .file: return nil
         }
     }
