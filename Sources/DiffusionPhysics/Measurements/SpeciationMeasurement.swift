@@ -15,6 +15,15 @@ public enum SpeciationEstimator: String, Sendable, Codable, CodingKeyRepresentab
     }
 }
 
+/// Which backward dynamics the clone and U-turn estimators ran.
+public enum SpeciationDynamics: String, Sendable, Codable {
+    /// The exact closed SDE of M = m̂·x (`TwoClassReducedSDE`, Docs/Theory.md §2.4): population
+    /// symmetric two-class mixtures with equal variances.
+    case exactReduction = "exact-1d-reduction"
+    /// The d-dimensional backward SDE with the model's score.
+    case fullDimensional = "full-dimensional"
+}
+
 /// The spectral and analytic predictions for a dataset or population (Docs/Theory.md §2.1–2.2).
 public struct SpeciationPrediction: Sendable, Codable, Equatable {
     /// Λ: top eigenvalue of the (unbiased, per-feature centred) covariance; for a population law,
@@ -45,6 +54,9 @@ public struct PhiPoint: Sendable, Codable, Equatable {
     public var theory: Double?
     /// Pairs or samples behind the point.
     public var count: Int
+    /// Discretisation error |φ_h − φ_{h/2}| from the step-halving check on common random numbers
+    /// (Docs/Engine.md "Time grids"); nil where it did not run. `measured` is then φ_{h/2}.
+    public var systematic: Double? = nil
 }
 
 /// Everything a speciation run reports.
@@ -68,6 +80,10 @@ public struct SpeciationResult: Sendable, Codable {
     /// (`ForwardEnsemble.solveCrossing`, Docs/Engine.md); nil when the grid has no bracket, and then
     /// `crossings[.rb]` is the grid interpolation (the fallback).
     public var rbSolvedCrossing: SolvedCrossing?
+    /// The dynamics of the clone and U-turn runs (nil when neither ran).
+    public var dynamics: SpeciationDynamics?
+    /// The largest step of the grid the clones/U-turns ran on (the coarse one of a step-halving check).
+    public var maxStep: Double?
 }
 
 /// Speciation of a dataset (empirical score) or a Gaussian-mixture population (population score):
@@ -90,6 +106,32 @@ public struct SpeciationMeasurement: Sendable {
     /// time + 1) (Docs/Theory.md §1.5).
     public var settings: SDESettings
     public var threads: Int
+    /// Force the d-dimensional run even where the exact 1-D reduction applies.
+    public var fullDimensional = false
+    /// Rerun clones/U-turns with half the step on common random numbers and report the difference
+    /// as `PhiPoint.systematic` (exact 1-D reduction only: the d-dimensional runner draws its noise per step).
+    public var checkSteps = false
+
+    /// Largest step of the reduced dynamics: the settings' grid is halved until its steps are no longer
+    /// than this (the reduction costs O(1) per step, so it affords a finer grid; Docs/Engine.md "Time grids").
+    public static let reducedMaxStep = 0.01
+
+    /// The exact 1-D reduction of the population law, when it applies (population subject; symmetric
+    /// two-class mixture with equal variances) and is not overridden by `fullDimensional`.
+    public var reduction: TwoClassReducedSDE? {
+        guard !fullDimensional, case .population(let law) = subject else { return nil }
+        return try? TwoClassReducedSDE(law)
+    }
+
+    /// The grid of the reduced dynamics from T: the settings' grid refined (every interval halved)
+    /// until its largest step is ≤ `reducedMaxStep`.
+    public func reducedGrid(horizon T: Double) throws -> TimeGrid {
+        var sde = settings
+        sde.horizon = T
+        var grid = try sde.timeGrid(horizon: T)
+        while grid.maxStep > Self.reducedMaxStep, grid.steps < 10_000_000 { grid = grid.refined() }
+        return grid
+    }
 
     /// The same with the settings spelled out (defaults from `SDESettings`; T automatic).
     public init(subject: Subject, horizon: Double? = nil, tMin: Double = SDESettings.defaultTMin,
@@ -199,7 +241,33 @@ public struct SpeciationMeasurement: Sendable {
         }
         var curves: [SpeciationEstimator: [PhiPoint]] = [:]
         var sameComponent: [PhiPoint]? = nil
+        var dynamics: SpeciationDynamics? = nil, maxStep: Double? = nil
+        let reduction = self.reduction
+        func reducedPoints(_ r: [ReducedPhiEstimate]) -> [PhiPoint] {
+            r.map { e in
+                PhiPoint(t: e.t, measured: e.phi.mean, stderr: e.phi.standardError, theory: theory?(e.t), count: e.phi.count,
+                         systematic: e.systematic)
+            }.sorted { $0.t < $1.t }
+        }
         for estimator in estimators.sorted() {
+            if estimator != .rb {
+                dynamics = reduction == nil ? .fullDimensional : .exactReduction
+                maxStep = try (reduction == nil ? sde.timeGrid(horizon: T) : reducedGrid(horizon: T)).maxStep
+            }
+            if let reduction, estimator != .rb {
+                let grid = try reducedGrid(horizon: T)
+                if estimator == .clones {
+                    curves[.clones] = reducedPoints(try ReducedCloningExperiment(sde: reduction, grid: grid, checkSteps: checkSteps,
+                                                                                 threads: threads)
+                        .run(branchTimes: sorted, pairs: count, seed: seed))
+                } else {
+                    curves[.uturn] = reducedPoints(try ReducedUTurnExperiment(sde: reduction, grid: grid, checkSteps: checkSteps,
+                                                                              threads: threads)
+                        .run(times: sorted, samples: count, seed: seed))
+                }
+                progress?.advance(sorted.count)
+                continue
+            }
             switch estimator {
             case .clones:
                 let r: [CloneEstimate]
@@ -256,7 +324,7 @@ public struct SpeciationMeasurement: Sendable {
         return SpeciationResult(prediction: prediction, threshold: threshold, primary: primary, phi: curves[primary]!,
                                 tCross: crossings[primary]?.t, tCrossStderr: crossings[primary]?.standardError,
                                 estimators: curves, crossings: crossings, uturnSameComponent: sameComponent,
-                                rbSolvedCrossing: solved)
+                                rbSolvedCrossing: solved, dynamics: dynamics, maxStep: maxStep)
     }
 
     /// The forward ensemble behind the rb curve: planted training points (dataset, as
