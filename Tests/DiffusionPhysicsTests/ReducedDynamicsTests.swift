@@ -33,7 +33,8 @@ final class ReducedDynamicsTests: XCTestCase {
 
     /// Reduced clones at 10⁵ pairs reproduce the exact φ of Docs/Theory.md §2.2 within 3 SE at
     /// d = 64, 1024, 16384 and t = t_S − 0.5, t_S, t_S + 0.5 (t_S = ½ ln(1 + Λ), Λ = d + 1), on the
-    /// coarse grid of the speciation measurement (hybrid, largest step 0.01; it reports the halved one).
+    /// grid on which the speciation measurement reports φ (hybrid, largest step reducedMaxStep/2 = 0.01:
+    /// the halved grid of its step-halving check).
     func testReducedClonesMatchExactPhiAt1e5Pairs() throws {
         XCTAssertEqual(SpeciationTheory.phi(t: 3.5, d: 1024, mTilde: 1, sigma: 1), 0.76441, accuracy: 1e-5)
         for (i, d) in [64, 1024, 16384].enumerated() {
@@ -41,7 +42,7 @@ final class ReducedDynamicsTests: XCTestCase {
             let times = [tS - 0.5, tS, tS + 0.5]
             let T = tS + 3
             let clones = ReducedCloningExperiment(sde: try TwoClassReducedSDE(meanNorm: Double(d).squareRoot(), sigma: 1),
-                                                  grid: try TimeGrid.hybrid(from: T, to: 1e-3, maxStep: SpeciationMeasurement.reducedMaxStep),
+                                                  grid: try TimeGrid.hybrid(from: T, to: 1e-3, maxStep: SpeciationMeasurement.reducedMaxStep / 2),
                                                   threads: 2)
             for e in try clones.run(branchTimes: times, pairs: 100_000, seed: 21 + UInt64(i)) {
                 let exact = SpeciationTheory.phi(t: e.t, d: Double(d), mTilde: 1, sigma: 1)
@@ -79,25 +80,34 @@ final class ReducedDynamicsTests: XCTestCase {
         }
     }
 
-    /// The step-halving estimate |φ_h − φ_{h/2}| of an O(h) weak error halves when h halves: on
-    /// common random numbers at d = 1024, φ(3.5) with the trunk run by Euler–Maruyama from the exact
-    /// P_t at t = 5.5, the paired differences D(h) = φ_{h/2} − φ_h for h = 0.2 and 0.1 (uniform
-    /// grids) satisfy D(0.2) ≈ 2 D(0.1) within 3.5 SE, and D(0.2) is resolved (> 6 SE). The clones
-    /// stop at |a M| ≥ 2 (Rao–Blackwellised early: unbiased, and the paired differences are smooth).
+    /// The step-halving estimate of an O(h) weak error halves when h halves, on a case with a known
+    /// answer: d = 1024, M started from the exact P_t at t = 5.5 and run by Euler–Maruyama to 3.5, where
+    /// E[p₊² + p₋²] is exactly φ(3.5) = 0.76441 (clones stopped at once: the Rao–Blackwellised value).
+    /// On common random numbers the paired differences D(h) = φ_{h/2} − φ_h for h = 0.05 and 0.025
+    /// (uniform grids) are resolved (> 6 SE) and their ratio is 2 within 0.25 (the O(h²) terms: at
+    /// h = 0.2/0.1 the ratio is 1.3, the drift rate there is ≈ 2) plus 3.5 SE; the error of φ_{h/2}
+    /// against the exact value is within 3 √(SE² + D²).
     func testStepHalvingErrorShrinksLikeH() throws {
         let sde = try TwoClassReducedSDE(meanNorm: 32, sigma: 1)
-        func difference(_ h: Double) throws -> MeanEstimate {
+        func run(_ h: Double) throws -> ReducedPhiEstimate {
             var clones = ReducedCloningExperiment(sde: sde, grid: try TimeGrid.uniform(from: 6.0, to: 1e-3, steps: Int((6.0 / h).rounded())),
                                                   checkSteps: true, threads: 2)
-            clones.stopThreshold = 2
-            return try XCTUnwrap(try clones.run(branchTimes: [5.5, 3.5], pairs: 50_000, seed: 9)[0].difference)
+            clones.stopThreshold = 1e-12
+            return try clones.run(branchTimes: [5.5, 3.5], pairs: 40_000, seed: 9)[0]
         }
-        let probe = try difference(0.4)
-        let coarse = try difference(0.2), fine = try difference(0.1)
-        print("step halving at t = 3.5: D(0.4) = \(probe.mean) ± \(probe.standardError), D(0.2) = \(coarse.mean) ± \(coarse.standardError), D(0.1) = \(fine.mean) ± \(fine.standardError)")
-        XCTAssertGreaterThan(abs(coarse.mean), 6 * coarse.standardError, "D(0.2) is not resolved")
-        let se = (coarse.standardError * coarse.standardError + 4 * fine.standardError * fine.standardError).squareRoot()
-        assertWithinSE(coarse.mean, 2 * fine.mean, se: se, k: 3.5, "D(0.2) vs 2 D(0.1)")
+        let coarse = try run(0.05), fine = try run(0.025)
+        let d1 = try XCTUnwrap(coarse.difference), d2 = try XCTUnwrap(fine.difference)
+        print("step halving at t = 3.5: D(0.05) = \(d1.mean) ± \(d1.standardError), D(0.025) = \(d2.mean) ± \(d2.standardError)")
+        XCTAssertGreaterThan(abs(d2.mean), 6 * d2.standardError, "D(0.025) is not resolved")
+        let ratio = d1.mean / d2.mean
+        let ratioSE = abs(ratio) * ((d1.standardError / d1.mean) * (d1.standardError / d1.mean)
+                                    + (d2.standardError / d2.mean) * (d2.standardError / d2.mean)).squareRoot()
+        XCTAssertLessThan(abs(ratio - 2), 0.25 + 3.5 * ratioSE, "D(0.05)/D(0.025) = \(ratio) ± \(ratioSE)")
+        let exact = SpeciationTheory.phi(t: 3.5, d: 1024, mTilde: 1, sigma: 1)
+        for e in [coarse, fine] {
+            let s = e.phi.standardError, syst = try XCTUnwrap(e.systematic)
+            assertWithinSE(e.phi.mean, exact, se: (s * s + syst * syst).squareRoot(), k: 3, "φ_{h/2}(3.5) vs exact")
+        }
     }
 
     /// Same seed, 1 vs 2 threads: identical estimates (one stream per pair).

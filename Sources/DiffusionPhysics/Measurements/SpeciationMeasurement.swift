@@ -114,7 +114,7 @@ public struct SpeciationMeasurement: Sendable {
 
     /// Largest step of the reduced dynamics: the settings' grid is halved until its steps are no longer
     /// than this (the reduction costs O(1) per step, so it affords a finer grid; Docs/Engine.md "Time grids").
-    public static let reducedMaxStep = 0.01
+    public static let reducedMaxStep = 0.02
 
     /// The exact 1-D reduction of the population law, when it applies (population subject; symmetric
     /// two-class mixture with equal variances) and is not overridden by `fullDimensional`.
