@@ -147,6 +147,8 @@ public enum SpeciationGMMStudy: StudyKind {
             "Check kinds: φ(t = ½ ln d) = φ(h = 1) = \(String(format: "%.5f", phiAtH1)) is an exact identity at every finite d (σ = m̃ = 1: h = d e^{−2t}); "
                 + "the crossing of 0.775 at t = ½ ln d + 0.00063 is an exact finite-d prediction (not asymptotic); tolerances are 3.5 × √(SE² + systematic²) "
                 + "(+ the linear-interpolation bias of the crossing, measured on the exact curve).",
+            "Where φ > 0.9999 (t/t_d ≲ 0.8) the estimate rests on a few undecided pairs (a rare event): its sample SE understates "
+                + "the error there, and deviations of a few 10⁻⁵ from the exact curve are not resolved by 10⁵ pairs.",
         ]
         if !comparison.isEmpty {
             outcome.notes.append("Published points ([BBdBM] authors' saved phi_num_d*_n10000: EM, dt = 0.01, 10⁴ pairs; Data/published/README.md) beside ours and the exact φ:\n\n"
