@@ -105,7 +105,7 @@ struct SDEOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Steps of the backward grid T → t_min.")
     var steps: Int = SDESettings.defaultSteps
 
-    @Option(help: "Backward grid: geometric or uniform.")
+    @Option(help: "Backward grid: hybrid (h ≈ min(h_max, c·t), Docs/Engine.md \"Time grids\"), geometric or uniform.")
     var grid: GridKind = SDESettings.defaultGrid
 
     @Option(help: "SDE scheme: ou (exact-OU ancestral step) or euler (Euler–Maruyama).")

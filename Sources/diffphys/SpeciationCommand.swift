@@ -9,7 +9,7 @@ struct SpeciationCommand: ParsableCommand {
         commandName: "speciation",
         abstract: "Speciation time of a dataset: spectral prediction beside a measured φ(t) and its crossing.",
         usage: UsageText.line("speciation", UsageText.data, UsageText.output, UsageText.threads, UsageText.times, UsageText.sde,
-                             "[--samples <n>] [--pairs <n>] [--estimator <clones|rb|uturn|all>] [--threshold <phi>] [--fit-samples <n>] [--out <file.csv>]"),
+                             "[--samples <n>] [--pairs <n>] [--estimator <clones|rb|uturn|all>] [--threshold <phi>] [--fit-samples <n>] [--full-dimensional] [--check-steps|--no-check-steps] [--out <file.csv>]"),
         discussion: """
         Prediction (Docs/Theory.md §2.1–2.2): Λ = top eigenvalue of the unbiased covariance (Gram matrix when n < d; \
         exact d m̃² + σ² for a population gmm2), t_S = ½ln Λ (paper), ½ln(1+Λ) (curvature), ½ln(2Λ) (drift); \
@@ -21,7 +21,10 @@ struct SpeciationCommand: ParsableCommand {
         clones/uturn, or rb without a bracket: linear interpolation, SE from the bracketing SEs). \
         On labelled data a Gaussian mixture is fitted to the classes (Docs/Theory.md §2.5): φ_LDA (pooled covariance, \
         closed form, two classes) and φ_QDA (class covariances, Monte Carlo with --fit-samples) and their t_S. \
-        Class of an endpoint: label of the training point it lands on, or the mixture component.
+        Class of an endpoint: label of the training point it lands on, or the mixture component. \
+        On a population two-class mixture (gmm2 without n) clones and U-turns run the exact 1-D reduction of the \
+        backward SDE (M = m̂·x, Docs/Theory.md §2.4; --full-dimensional forces the d-dimensional run), with a \
+        step-halving check (--check-steps) whose |φ_h − φ_{h/2}| is reported as "systematic" beside the SE.
         Example: diffphys speciation --data fashion-mnist:classes=1,9,per-class=1000 --auto --estimator rb
         """)
 
@@ -38,6 +41,12 @@ struct SpeciationCommand: ParsableCommand {
             help: "Monte-Carlo samples of the Gaussian mixture fitted to labelled data (φ_QDA, Docs/Theory.md §2.5; 0: no fit).")
     var fitSamples = 2000
     @OptionGroup var curveFile: CurveFileOptions
+    @Flag(name: .customLong("full-dimensional"),
+          help: "Run clones/U-turns in d dimensions even where the exact 1-D reduction applies (population gmm2; default: off).")
+    var fullDimensional = false
+    @Flag(name: .customLong("check-steps"), inversion: .prefixedNo,
+          help: "Step-halving check of clones/U-turns on the exact 1-D reduction: rerun with half the step on common random numbers and report |φ_h − φ_{h/2}| as the systematic error (default: on).")
+    var checkSteps = true
 
     enum EstimatorChoice: String, ExpressibleByArgument, CaseIterable {
         case clones, rb, uturn, all
@@ -56,7 +65,11 @@ struct SpeciationCommand: ParsableCommand {
         guard pairs >= 2 else { throw ValidationError("--pairs must be ≥ 2, got \(pairs)") }
         guard samples >= 2 else { throw ValidationError("--samples must be ≥ 2, got \(samples)") }
         guard fitSamples == 0 || fitSamples >= 2 else { throw ValidationError("--fit-samples must be 0 or ≥ 2, got \(fitSamples)") }
-        let (n, d) = SizeCheck.shape(dataOptions), p = Double(max(pairs, samples)), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
+        var (n, d) = SizeCheck.shape(dataOptions)
+        let p = Double(max(pairs, samples)), k = Double(timeGrid.times?.values.count ?? timeGrid.points)
+        // The exact 1-D reduction (clones/U-turns on a population gmm2) holds O(pairs × times), not O(pairs × d).
+        if !fullDimensional, estimator != .rb, estimator != .all, let spec = try? dataOptions.spec(), spec.isPopulationOnly,
+           let law = spec.population, (try? TwoClassReducedSDE(law)) != nil { (n, d) = (1, 1) }
         try SizeCheck.check(dataOptions, [SizeCheck.item(pairs >= samples ? "--pairs" : "--samples", max(pairs, samples), 2 * p * (4 * d + n)),
                                           SizeCheck.item(timeGrid.times == nil ? "--points" : "--times", Int(k), k * (p + 64)),
                                           SizeCheck.item("--steps", sde.steps, 4 * Double(sde.steps))])
@@ -101,12 +114,17 @@ struct SpeciationCommand: ParsableCommand {
         var tMin: Double
         var steps: Int
         var scheme: String
+        /// Dynamics of the clones/U-turns: "exact-1d-reduction" or "full-dimensional".
+        var dynamics: String?
+        /// Largest step of the grid the clones/U-turns ran on.
+        var maxStep: Double?
         var conventions = "t = forward time of dx = -x dt + sqrt(2) dW; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased per-feature-centred covariance; primary t_S = (1/2) ln(1 + Lambda); phi = P(same class)"
 
         /// Schema results (Docs/Schema.md "Keys of results per command"); data, seed and run settings are in the envelope.
         enum CodingKeys: String, CodingKey {
             case score, lambda, eigenvalues, usedGram, lambdaPopulation, tS, phiInfinity, classFractions, classes, threshold,
-                 tCrossTheory, estimator, phi, tCross, tCrossOverTS, estimators, crossings, uturnSameComponent, rbCrossingMethod, fitted
+                 tCrossTheory, estimator, phi, tCross, tCrossOverTS, estimators, crossings, uturnSameComponent, rbCrossingMethod, fitted,
+                 dynamics, maxStep
         }
         func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -122,6 +140,7 @@ struct SpeciationCommand: ParsableCommand {
             try c.encode(estimators, forKey: .estimators); try c.encode(crossings, forKey: .crossings)
             try c.encode(uturnSameComponent, forKey: .uturnSameComponent); try c.encode(rbCrossingMethod, forKey: .rbCrossingMethod)
             try c.encode(fitted, forKey: .fitted)
+            try c.encodeIfPresent(dynamics, forKey: .dynamics); try c.encodeIfPresent(maxStep, forKey: .maxStep)
         }
     }
 
@@ -145,7 +164,9 @@ struct SpeciationCommand: ParsableCommand {
             n = data.n
             d = data.d
         }
-        let measurement = try SpeciationMeasurement(subject: subject, settings: sde.settings, threads: threadOptions.count)
+        var measurement = try SpeciationMeasurement(subject: subject, settings: sde.settings, threads: threadOptions.count)
+        measurement.fullDimensional = fullDimensional
+        measurement.checkSteps = checkSteps
         let prediction = try measurement.predict(threshold: threshold)
         warnDegenerateSpectrum(lambda: prediction.lambda)
         let grid = timeGrid.times?.values ?? SpeciationMeasurement.autoTimes(prediction, count: timeGrid.points)
@@ -186,7 +207,7 @@ struct SpeciationCommand: ParsableCommand {
             uturnSameComponent: result.uturnSameComponent,
             rbCrossingMethod: result.estimators[.rb] == nil ? nil : (result.rbSolvedCrossing != nil ? "brent" : "interpolated"),
             fitted: fitted, seed: dataOptions.seed, pairs: pairs, T: T, tMin: tMin,
-            steps: steps, scheme: scheme.rawValue)
+            steps: steps, scheme: scheme.rawValue, dynamics: result.dynamics?.rawValue, maxStep: result.maxStep)
         var lda: (@Sendable (Double) -> Double)? = nil
         if let mixture, mixture.k == 2 { lda = try FittedMixtureTheory.phiLDA(mixture) }
         if let plot = output.plot { try drawPlot(out, theory: measurement.analyticPhi, lda: lda, to: plot) }
@@ -204,6 +225,12 @@ struct SpeciationCommand: ParsableCommand {
         print("data: \(spec)   \(n.map { "n = \($0), " } ?? "")d = \(d)   score: \(out.score)   seed \(dataOptions.seed)")
         print("conventions: \(out.conventions)")
         print("backward SDE: \(scheme.rawValue) scheme, \(sde.grid.rawValue) grid T = \(f(T)) → t_min = \(tMin), \(steps) steps")
+        if result.dynamics == .exactReduction {
+            print("dynamics: exact 1-D reduction (M = m̂·x, Docs/Theory.md §2.4; Euler–Maruyama, largest step \(String(format: "%.4g", result.maxStep ?? .nan)); "
+                  + (checkSteps ? "step-halving check on: systematic = |φ_h − φ_{h/2}|, φ reported at h/2)" : "no step-halving check)"))
+        } else if result.dynamics == .fullDimensional {
+            print("dynamics: full-dimensional (d = \(d))" + (checkSteps ? "; no step-halving check (it needs the exact 1-D reduction)" : ""))
+        }
         print("")
         print("Prediction (Docs/Theory.md §2.1–2.2)")
         print("  Λ = \(f(prediction.lambda))\(prediction.usedGram ? " [Gram matrix, n < d]" : "")   next eigenvalues: \(prediction.eigenvalues.dropFirst().map(f).joined(separator: ", "))")
@@ -235,11 +262,16 @@ struct SpeciationCommand: ParsableCommand {
         }
         print("")
         let keys = result.estimators.keys.sorted()
-        print("      t     t/t_S " + keys.map { "  φ_\($0.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))   ±SE  " }.joined()
+        let systematic = Set(keys.filter { k in result.estimators[k]!.contains { $0.systematic != nil } })
+        print("      t     t/t_S " + keys.map { "  φ_\($0.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))   ±SE  " + (systematic.contains($0) ? "  syst  " : "") }.joined()
               + (measurement.analyticPhi != nil ? "  φ_theory" : "") + (fitted != nil ? "   φ_LDA   φ_QDA   ±SE" : ""))
         for (i, p) in result.phi.enumerated() {
             var line = String(format: "  %7.4f  %6.3f ", p.t, p.t / tS)
-            for k in keys { let q = result.estimators[k]![i]; line += String(format: "  %7.4f %7.4f ", q.measured, q.stderr) }
+            for k in keys {
+                let q = result.estimators[k]![i]
+                line += String(format: "  %7.4f %7.4f ", q.measured, q.stderr)
+                if systematic.contains(k) { line += String(format: " %7.4f", q.systematic ?? .nan) }
+            }
             if let th = p.theory { line += String(format: "  %8.5f", th) }
             if let fit = fitted {
                 line += fit.lda.map { String(format: "  %7.4f", $0[i].value) } ?? "        -"

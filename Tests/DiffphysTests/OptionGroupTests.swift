@@ -27,7 +27,7 @@ final class OptionGroupTests: XCTestCase {
         }
         for command in [["sample"], ["speciation"], ["collapse"]] {
             let steps = try XCTUnwrap(try optionEntries(command).first { $0.contains("--steps <steps>") })
-            XCTAssert(steps.contains("default: 300"), "\(command): \(steps)")
+            XCTAssert(steps.contains("default: 400"), "\(command): \(steps)")
         }
     }
 
@@ -43,13 +43,15 @@ final class OptionGroupTests: XCTestCase {
         }
     }
 
-    /// `--grid uniform` reaches the sampler (a different grid, a different path), geometric is the default.
+    /// `--grid uniform`/`geometric` reach the sampler (a different grid, a different path), hybrid is the default.
     func testGridOption() throws {
         let base = ["sample", "--data", "gmm2:d=3,n=20", "--samples", "4", "--final", "none", "--steps", "40", "--json"]
-        let g = try CLI.run(base), d = try CLI.run(base + ["--grid", "geometric"]), u = try CLI.run(base + ["--grid", "uniform"])
+        let g = try CLI.run(base), d = try CLI.run(base + ["--grid", "hybrid"]), u = try CLI.run(base + ["--grid", "uniform"])
+        let geo = try CLI.run(base + ["--grid", "geometric"])
         XCTAssertEqual(g.status, 0, g.stderr)
         XCTAssertEqual(u.status, 0, u.stderr)
         XCTAssertEqual(g.stdout, d.stdout)
         XCTAssertNotEqual(g.stdout, u.stdout)
+        XCTAssertNotEqual(g.stdout, geo.stdout)
     }
 }

@@ -30,6 +30,28 @@ final class SpeciationCommandTests: XCTestCase {
         XCTAssertEqual(j["estimator"] as? String, "rb")
     }
 
+    /// Population gmm2 clones run the exact 1-D reduction (said in text and JSON) with the step-halving
+    /// check's `systematic` on every point; --full-dimensional forces the d-dimensional run (no check).
+    func testReducedDynamicsReported() throws {
+        let args = ["speciation", "--data", "gmm2:d=64,mtilde=1,sigma=1", "--times", "1.6,2.1,2.6", "--pairs", "2000", "--estimator", "clones"]
+        let j = try json(try CLI.run(args + ["--json"]))
+        XCTAssertEqual(j["dynamics"] as? String, "exact-1d-reduction")
+        for p in j["phi"] as! [[String: Any]] {
+            let s = try XCTUnwrap(p["systematic"] as? Double, "no systematic")
+            XCTAssertLessThan(s, 0.01)
+            let v = p["measured"] as! Double, se = p["stderr"] as! Double, th = p["theory"] as! Double
+            XCTAssertLessThan(abs(v - th), 3.5 * (se * se + s * s).squareRoot(), "φ(\(p["t"]!)) vs exact")
+        }
+        let text = try CLI.run(args)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssert(text.stdout.contains("dynamics: exact 1-D reduction"), text.stdout)
+        let full = try json(try CLI.run(args + ["--json", "--full-dimensional", "--pairs", "100", "--steps", "40"]))
+        XCTAssertEqual(full["dynamics"] as? String, "full-dimensional")
+        XCTAssertNil((full["phi"] as! [[String: Any]])[0]["systematic"])
+        let unchecked = try json(try CLI.run(args + ["--json", "--no-check-steps", "--pairs", "200"]))
+        XCTAssertNil((unchecked["phi"] as! [[String: Any]])[0]["systematic"])
+    }
+
     /// Empirical score on a labelled dataset with --auto: 11 times, no analytic curve for a file,
     /// a plot and its data file.
     func testAutoEmpiricalWithPlot() throws {

@@ -72,7 +72,7 @@ final class BatchedMixtureTests: XCTestCase {
             let reduced = try ReducedCloningExperiment(sde: TwoClassReducedSDE(law), horizon: 5, maxStep: 4e-3, threads: 2)
                 .run(branchTimes: times, pairs: 3000, seed: seed + 100)
             for (b, r) in zip(batched, reduced) {
-                let pb = try XCTUnwrap(b.sameClass), pr = try XCTUnwrap(r.sameClass)
+                let pb = try XCTUnwrap(b.sameClass), pr = r.phi
                 XCTAssertEqual(b.sameComponent, pb)
                 let se = (pb.standardError * pb.standardError + pr.standardError * pr.standardError).squareRoot()
                 assertWithinSE(pb.mean, pr.mean, se: se, k: 4, "d = \(d): batched vs reduced φ(\(b.t))")

@@ -58,6 +58,38 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    /// The hybrid grid h(t) ≈ min(h_max, c·t) (Docs/Engine.md "Time grids"): K steps, uniform h_max
+    /// above t_x = 0.25, a constant ratio below, continuous step at t_x with h_max = c·t_x,
+    /// c = [(T − t_x)/t_x + ln(t_x/t_min)]/K; `refined()` halves every step and keeps every node.
+    func testHybridGrid() throws {
+        let T = 6.5, tMin = 1e-3, K = 400, tx = TimeGrid.hybridCrossover
+        let g = try TimeGrid.hybrid(from: T, to: tMin, steps: K)
+        XCTAssertEqual(g.steps, K)
+        XCTAssertEqual(g.start, T)
+        XCTAssertEqual(g.end, tMin)
+        XCTAssertTrue(g.times.contains(tx))
+        let c = ((T - tx) / tx + log(tx / tMin)) / Double(K)
+        let steps = zip(g.times, g.times.dropFirst()).map { ($0, $0 - $1) }
+        for (t, h) in steps {
+            if t > tx + 1e-12 {
+                XCTAssertEqual(h, c * tx, accuracy: 0.02 * c * tx, "uniform part at t = \(t)")
+            } else {
+                XCTAssertEqual(h / t, 1 - exp(-c), accuracy: 0.03 * c, "geometric part at t = \(t)")
+            }
+        }
+        XCTAssertEqual(g.maxStep, c * tx, accuracy: 0.02 * c * tx)
+        let f = g.refined()
+        XCTAssertEqual(f.steps, 2 * K)
+        XCTAssertEqual(stride(from: 0, to: f.times.count, by: 2).map { f.times[$0] }, g.times)
+        XCTAssertEqual(f.maxStep, g.maxStep / 2, accuracy: 1e-12)
+        let byStep = try TimeGrid.hybrid(from: T, to: tMin, maxStep: 0.005)
+        XCTAssertLessThanOrEqual(byStep.maxStep, 0.005)
+        XCTAssertGreaterThan(byStep.maxStep, 0.0045)
+        XCTAssertEqual(try SDESettings().timeGrid(horizon: T), g)
+        // T below the crossover: geometric.
+        XCTAssertEqual(try TimeGrid.hybrid(from: 0.2, to: tMin, steps: 50), try TimeGrid.geometric(from: 0.2, to: tMin, steps: 50))
+    }
+
     func testGridValidation() {
         XCTAssertThrowsError(try TimeGrid.geometric(from: 1, to: 0, steps: 10))
         XCTAssertThrowsError(try TimeGrid.geometric(from: 1, to: 2, steps: 10))

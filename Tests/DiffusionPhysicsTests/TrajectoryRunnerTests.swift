@@ -154,14 +154,14 @@ final class TrajectoryRunnerTests: XCTestCase {
 
     // MARK: settings
 
-    /// One set of defaults: T = 6, t_min = 10⁻³, 300 geometric exact-OU steps; errors name parameters.
+    /// One set of defaults: T = 6, t_min = 10⁻³, 400 hybrid-grid exact-OU steps; errors name parameters.
     func testSDESettingsDefaults() throws {
         let s = SDESettings()
         XCTAssertNil(s.horizon)
         XCTAssertEqual(s.resolvedHorizon(), 6)
         XCTAssertEqual(s.tMin, 1e-3)
-        XCTAssertEqual(s.steps, 300)
-        XCTAssertEqual(s.grid, .geometric)
+        XCTAssertEqual(s.steps, 400)
+        XCTAssertEqual(s.grid, .hybrid)
         XCTAssertEqual(s.scheme, .exactOU)
         let model = try EmpiricalScore(points: Matrix(rowArrays: [[0.0, 1], [1, 0]]))
         XCTAssertEqual(CloningExperiment(model: model).settings, s)

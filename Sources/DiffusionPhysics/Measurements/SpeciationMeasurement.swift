@@ -15,6 +15,15 @@ public enum SpeciationEstimator: String, Sendable, Codable, CodingKeyRepresentab
     }
 }
 
+/// Which backward dynamics the clone and U-turn estimators ran.
+public enum SpeciationDynamics: String, Sendable, Codable {
+    /// The exact closed SDE of M = m̂·x (`TwoClassReducedSDE`, Docs/Theory.md §2.4): population
+    /// symmetric two-class mixtures with equal variances.
+    case exactReduction = "exact-1d-reduction"
+    /// The d-dimensional backward SDE with the model's score.
+    case fullDimensional = "full-dimensional"
+}
+
 /// The spectral and analytic predictions for a dataset or population (Docs/Theory.md §2.1–2.2).
 public struct SpeciationPrediction: Sendable, Codable, Equatable {
     /// Λ: top eigenvalue of the (unbiased, per-feature centred) covariance; for a population law,
@@ -45,18 +54,22 @@ public struct PhiPoint: Sendable, Codable, Equatable {
     public var theory: Double?
     /// Pairs or samples behind the point.
     public var count: Int
+    /// Discretisation error |φ_h − φ_{h/2}| from the step-halving check on common random numbers
+    /// (Docs/Engine.md "Time grids"); nil where it did not run. `measured` is then φ_{h/2}.
+    public var systematic: Double? = nil
 
     /// Written as `{"t", "phi": {"value", "stderr"}, "theory", "count"}`: φ has one key in every
     /// command (Docs/Schema.md).
     enum CodingKeys: String, CodingKey { case t, phi, theory, count }
-    enum PhiKeys: String, CodingKey { case value, stderr }
+    enum PhiKeys: String, CodingKey { case value, stderr, systematic }
 
-    public init(t: Double, measured: Double, stderr: Double, theory: Double?, count: Int) {
+    public init(t: Double, measured: Double, stderr: Double, theory: Double?, count: Int, systematic: Double? = nil) {
         self.t = t
         self.measured = measured
         self.stderr = stderr
         self.theory = theory
         self.count = count
+        self.systematic = systematic
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,7 +77,8 @@ public struct PhiPoint: Sendable, Codable, Equatable {
         let phi = try c.nestedContainer(keyedBy: PhiKeys.self, forKey: .phi)
         self.init(t: try c.decode(Double.self, forKey: .t), measured: try phi.decode(Double.self, forKey: .value),
                   stderr: try phi.decode(Double.self, forKey: .stderr), theory: try c.decodeIfPresent(Double.self, forKey: .theory),
-                  count: try c.decode(Int.self, forKey: .count))
+                  count: try c.decode(Int.self, forKey: .count),
+                  systematic: try phi.decodeIfPresent(Double.self, forKey: .systematic))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -73,6 +87,7 @@ public struct PhiPoint: Sendable, Codable, Equatable {
         var phi = c.nestedContainer(keyedBy: PhiKeys.self, forKey: .phi)
         try phi.encode(measured, forKey: .value)
         try phi.encode(stderr, forKey: .stderr)
+        try phi.encodeIfPresent(systematic, forKey: .systematic)
         try c.encode(theory, forKey: .theory)
         try c.encode(count, forKey: .count)
     }
@@ -99,6 +114,10 @@ public struct SpeciationResult: Sendable, Codable {
     /// (`ForwardEnsemble.solveCrossing`, Docs/Engine.md); nil when the grid has no bracket, and then
     /// `crossings[.rb]` is the grid interpolation (the fallback).
     public var rbSolvedCrossing: SolvedCrossing?
+    /// The dynamics of the clone and U-turn runs (nil when neither ran).
+    public var dynamics: SpeciationDynamics?
+    /// The largest step of the grid the clones/U-turns ran on (the coarse one of a step-halving check).
+    public var maxStep: Double?
 }
 
 /// Speciation of a dataset (empirical score) or a Gaussian-mixture population (population score):
@@ -121,6 +140,32 @@ public struct SpeciationMeasurement: Sendable {
     /// time + 1) (Docs/Theory.md §1.5).
     public var settings: SDESettings
     public var threads: Int
+    /// Force the d-dimensional run even where the exact 1-D reduction applies.
+    public var fullDimensional = false
+    /// Rerun clones/U-turns with half the step on common random numbers and report the difference
+    /// as `PhiPoint.systematic` (exact 1-D reduction only: the d-dimensional runner draws its noise per step).
+    public var checkSteps = false
+
+    /// Largest step of the reduced dynamics: the settings' grid is halved until its steps are no longer
+    /// than this (the reduction costs O(1) per step, so it affords a finer grid; Docs/Engine.md "Time grids").
+    public static let reducedMaxStep = 0.02
+
+    /// The exact 1-D reduction of the population law, when it applies (population subject; symmetric
+    /// two-class mixture with equal variances) and is not overridden by `fullDimensional`.
+    public var reduction: TwoClassReducedSDE? {
+        guard !fullDimensional, case .population(let law) = subject else { return nil }
+        return try? TwoClassReducedSDE(law)
+    }
+
+    /// The grid of the reduced dynamics from T: the settings' grid refined (every interval halved)
+    /// until its largest step is ≤ `reducedMaxStep`.
+    public func reducedGrid(horizon T: Double) throws -> TimeGrid {
+        var sde = settings
+        sde.horizon = T
+        var grid = try sde.timeGrid(horizon: T)
+        while grid.maxStep > Self.reducedMaxStep, grid.steps < 10_000_000 { grid = grid.refined() }
+        return grid
+    }
 
     /// The same with the settings spelled out (defaults from `SDESettings`; T automatic).
     public init(subject: Subject, horizon: Double? = nil, tMin: Double = SDESettings.defaultTMin,
@@ -231,6 +276,14 @@ public struct SpeciationMeasurement: Sendable {
         }
         var curves: [SpeciationEstimator: [PhiPoint]] = [:]
         var sameComponent: [PhiPoint]? = nil
+        var dynamics: SpeciationDynamics? = nil, maxStep: Double? = nil
+        let reduction = self.reduction
+        func reducedPoints(_ r: [ReducedPhiEstimate]) -> [PhiPoint] {
+            r.map { e in
+                PhiPoint(t: e.t, measured: e.phi.mean, stderr: e.phi.standardError, theory: theory?(e.t), count: e.phi.count,
+                         systematic: e.systematic)
+            }.sorted { $0.t < $1.t }
+        }
         // Progress: `times.count` units per estimator in all, shared by cost — a clone pair runs a
         // trunk and two clones over the grid, a U-turn one run below t, a forward sample one level.
         let steps = Double(sde.steps)
@@ -239,12 +292,35 @@ public struct SpeciationMeasurement: Sendable {
         for estimator in estimators.sorted() {
             let progress = progress?.stage(units: sorted.count,
                                            cost: Double(times.count * estimators.count) * weight[estimator]! / totalWeight)
+            if estimator != .rb {
+                dynamics = reduction == nil ? .fullDimensional : .exactReduction
+                maxStep = try (reduction == nil ? sde.timeGrid(horizon: T) : reducedGrid(horizon: T)).maxStep
+            }
+            if let reduction, estimator != .rb {
+                let grid = try reducedGrid(horizon: T)
+                if estimator == .clones {
+                    curves[.clones] = reducedPoints(try ReducedCloningExperiment(sde: reduction, grid: grid, checkSteps: checkSteps,
+                                                                                 threads: threads)
+                        .run(branchTimes: sorted, pairs: count, seed: seed))
+                } else {
+                    curves[.uturn] = reducedPoints(try ReducedUTurnExperiment(sde: reduction, grid: grid, checkSteps: checkSteps,
+                                                                              threads: threads)
+                        .run(times: sorted, samples: count, seed: seed))
+                }
+                progress?.advance(sorted.count)
+                continue
+            }
             switch estimator {
             case .clones:
                 let r: [CloneEstimate]
                 switch subject {
                 case .dataset(let data, _):
                     r = try CloningExperiment(model: try EmpiricalScore(data), settings: sde, threads: threads)
+                        .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                case .population(let law) where (try? TwoClassReducedSDE(law))?.meanNorm ?? 0 > 0:
+                    // Full-dimensional on the symmetric two-class mixture: the batched population SDE
+                    // (a chunk of trajectories advanced together; Docs/Engine.md).
+                    r = try BatchedMixtureClones(law: law, settings: sde, threads: threads)
                         .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
                 case .population(let law):
                     r = try CloningExperiment(model: GaussianMixtureScore(law), settings: sde, threads: threads)
@@ -295,7 +371,7 @@ public struct SpeciationMeasurement: Sendable {
         return SpeciationResult(prediction: prediction, threshold: threshold, primary: primary, phi: curves[primary]!,
                                 tCross: crossings[primary]?.t, tCrossStderr: crossings[primary]?.standardError,
                                 estimators: curves, crossings: crossings, uturnSameComponent: sameComponent,
-                                rbSolvedCrossing: solved)
+                                rbSolvedCrossing: solved, dynamics: dynamics, maxStep: maxStep)
     }
 
     /// The forward ensemble behind the rb curve: planted training points (dataset, as

@@ -2,7 +2,12 @@ import Foundation
 
 /// How the backward time grid from T to t_min is spaced (Docs/Theory.md §1.4).
 public enum GridKind: String, Sendable, CaseIterable, Codable {
-    /// t_k = T (t_min/T)^{k/K}: resolves the 1/Δ_t stiffness near t_min (the default).
+    /// h(t) ≈ min(h_max, c·t): uniform steps above t_x = 0.25, geometric below (`TimeGrid.hybrid`,
+    /// Docs/Engine.md "Time grids") — resolves both the speciation window and the 1/Δ_t stiffness
+    /// near t_min (the default).
+    case hybrid
+    /// t_k = T (t_min/T)^{k/K}: resolves the 1/Δ_t stiffness near t_min, but its steps at t ≈ 3
+    /// are ≈ 0.1 with 300 steps (an O(h) bias of φ there).
     case geometric
     /// t_k = T − k (T − t_min)/K.
     case uniform
@@ -10,14 +15,15 @@ public enum GridKind: String, Sendable, CaseIterable, Codable {
 
 /// The backward-SDE settings shared by every experiment that runs generative trajectories
 /// (cloning, U-turns, trajectory collapse, speciation) and by the CLI, with one set of defaults:
-/// T = 6 (or the experiment's automatic rule), t_min = 10⁻³, 300 geometric steps, exact-OU.
+/// T = 6 (or the experiment's automatic rule), t_min = 10⁻³, 400 steps on the hybrid grid
+/// (h_max ≈ 0.018, c ≈ 0.07 at T = 6.5; Docs/Engine.md "Time grids"), exact-OU.
 ///
 /// Docs/Theory.md §1.4 (integrators, grids, never stepping to t = 0) and §1.5 (start time: e^{−2T}Λ ≪ 1).
 public struct SDESettings: Sendable, Equatable, Codable {
     public static let defaultHorizon = 6.0
     public static let defaultTMin = 1e-3
-    public static let defaultSteps = 300
-    public static let defaultGrid = GridKind.geometric
+    public static let defaultSteps = 400
+    public static let defaultGrid = GridKind.hybrid
     public static let defaultScheme = SDEScheme.exactOU
 
     /// Start time T; nil: automatic — `SpeciationMeasurement` uses max(½ ln Λ + 3, t_max + 1)
@@ -63,6 +69,7 @@ public struct SDESettings: Sendable, Equatable, Codable {
         switch grid {
         case .geometric: return try TimeGrid.geometric(from: start, to: tMin, steps: steps)
         case .uniform: return try TimeGrid.uniform(from: start, to: tMin, steps: steps)
+        case .hybrid: return try TimeGrid.hybrid(from: start, to: tMin, steps: steps)
         }
     }
 }
