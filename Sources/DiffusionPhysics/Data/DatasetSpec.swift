@@ -162,6 +162,11 @@ extension DatasetSpec {
             data = try Self.loadFile(path, labels: labels, labelColumn: column)
         }
         data.name = description
+        switch self {
+        case .fashionMNIST: data.imageShape = try ImageShape(height: 28, width: 28)
+        case .digits: data.imageShape = try ImageShape(height: 8, width: 8)
+        default: break
+        }
         return data
     }
 
@@ -196,7 +201,9 @@ extension DatasetSpec {
             guard labels.values.count == data.n else {
                 throw DataError("\(labelsPath): \(labels.values.count) labels for the \(data.n) points of \(path)")
             }
+            let shape = data.imageShape
             data = try Dataset(points: data.points, labels: labels.values, classNames: labels.names, name: data.name)
+            data.imageShape = shape
         }
         return data
     }
