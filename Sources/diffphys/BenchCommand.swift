@@ -27,6 +27,8 @@ struct BenchCommand: ParsableCommand {
     var fmnistSamples: Int = 0
     @Flag(help: "Instead of the score kernels: time loading all 60000 Fashion-MNIST training images (gunzip, decode, x/255, centring) and its peak memory, beside numpy (bench/load_numpy.py) when --python has numpy.")
     var load = false
+    @Flag(help: "Instead of the score kernels: time one sample-step of the local machines (LS n = 200, 2000; ELS, bbELS n = 200; P = 3, 9, 15) on Fashion-MNIST beside the numpy figures of Docs/LocalScores.md §3 (default: off).")
+    var local = false
     @Option(parsing: .unconditional, help: "Python with numpy for the --load reference ('none': skip).")
     var python: String = "python3"
     @OptionGroup var format: JSONOptions
@@ -47,6 +49,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if load { return try runLoad() }
+        if local { return try runLocal() }
         let threads = threadOptions.count
         var shapes: [BenchShape]
         if B != nil || n != nil || d != nil {

@@ -19,6 +19,7 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var sde: SDEOptions
     @OptionGroup var file: SampleFileOptions
     @OptionGroup var format: JSONOptions
+    @OptionGroup var local: LocalScoreOptions
     @Option(parsing: .unconditional, help: "Number of samples.") var count = 16
     @Option(help: "sde or ode.") var sampler: SamplerKind = .sde
     @Option(help: "Final step at t_min: draw (posterior sample), mean (Tweedie), none.") var final: FinalStep = .posteriorDraw
@@ -52,6 +53,10 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         let spec = try dataOptions.spec()
+        if local.machine != nil {
+            let data = try spec.load(seed: dataOptions.seed)
+            return try runLocal(try local.model(data)!, data: data)
+        }
         let choice = try ModelChoice(spec: spec, seed: dataOptions.seed)
         let progress = ProgressReporter("sample", total: count, enabled: !json)
         let result = try generate(choice.model, progress: progress)
@@ -79,7 +84,7 @@ struct SampleCommand: ParsableCommand {
         }
     }
 
-    private func generate<Model: ScoreModel>(_ model: Model, progress: ProgressReporter) throws -> SamplerResult {
+    func generate<Model: ScoreModel>(_ model: Model, progress: ProgressReporter) throws -> SamplerResult {
         switch sampler {
         case .sde:
             return try BackwardSDE(model: model, scheme: sde.scheme, finalStep: final, threads: threadOptions.count)

@@ -422,4 +422,51 @@ final class LocalScoreTests: XCTestCase {
         XCTAssertThrowsError(try Self.machine(.els, Self.toyImages, Self.toyShape, 7))
         XCTAssertThrowsError(try LocalScore(machine: .ls, images: Matrix(rowArrays: Self.toyImages), shape: try ImageShape(height: 4, width: 5), patch: .fixed(3)))
     }
+
+    // MARK: schedules and memorisation
+
+    func testShippedPatchScheduleAndScheduledMachine() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let s = try PatchSchedule.load(path: root.appendingPathComponent("Data/patch-schedules/fashion-mnist-unet.csv").path)
+        XCTAssertEqual(s.times.count, 19)
+        XCTAssertEqual(s.patch(at: 2.405), 25)
+        XCTAssertEqual(s.patch(at: 0.34), 11)
+        XCTAssertEqual(s.patch(at: 0.003), 3)
+        XCTAssertEqual(s.patch(at: 1e-6), 3)
+        XCTAssertEqual(s.patch(at: 50), 25)
+        // Reference-code clock: t = −ln cos(sπ/2.016) at s = 19/20.
+        XCTAssertEqual(s.times.last!, -log(cos(0.95 * Double.pi / 2.016)), accuracy: 1e-6)
+        let small = try PatchSchedule(times: [0.1, 1.0], patches: [1, 3], name: "test")
+        let model = try LocalScore(machine: .ls, images: Matrix(rowArrays: Self.toyImages), shape: Self.toyShape, patch: .schedule(small))
+        // ln-nearest: t = 0.5 is nearer 1.0 than 0.1 in ln t; t = 0.3 nearer 0.1.
+        XCTAssertEqual(try model.posterior(at: Self.toyX, t: 0.5).patch, 3)
+        XCTAssertEqual(try model.posterior(at: Self.toyX, t: 0.3).patch, 1)
+        XCTAssertEqual(try model.posterior(at: Self.toyX, t: 0.5).posteriorMean,
+                       try Self.machine(.ls, Self.toyImages, Self.toyShape, 3).posterior(at: Self.toyX, t: 0.5).posteriorMean)
+        XCTAssertEqual(try model.posterior(at: Self.toyX, t: 0.05).patch, 1)
+        XCTAssertThrowsError(try PatchSchedule(times: [0.1], patches: [2], name: "even"))
+    }
+
+    /// [KG] Fig. 3 with zero padding: two training images, all −1 and all +1. At P = 1 every pixel
+    /// decides alone, so samples are ±1 mosaics (none memorised, two sources each); at the full
+    /// window (P ≥ 2·max(H, W) − 1) LS is the exact score and every sample is a training image.
+    func testMemorisedFractionSwitchesOffWithLocality() throws {
+        let s = try ImageShape(height: 6, width: 6)
+        let images = [[Double](repeating: -1, count: 36), [Double](repeating: 1, count: 36)]
+        let grid = try TimeGrid.geometric(from: 3, to: 1e-3, steps: 60)
+        var results: [Int: LocalMemorization] = [:]
+        for p in [1, 11] {
+            let model = try Self.machine(.ls, images, s, p)
+            let run = try BackwardSDE(model: model, scheme: .exactOU, finalStep: .posteriorMean, threads: 1)
+                .run(grid: grid, start: .prior(count: 16), seed: 11)
+            results[p] = try LocalMemorization.measure(model: model, samples: run.samples, lastStates: run.lastStates,
+                                                       tLast: grid.end, seed: 1)
+        }
+        XCTAssertEqual(results[11]!.fraction, 1)
+        XCTAssertEqual(results[11]!.distinctSources.mean, 1)
+        XCTAssertEqual(results[11]!.copyFraction.mean, 1, accuracy: 1e-12)
+        XCTAssertEqual(results[1]!.fraction, 0)
+        XCTAssertGreaterThan(results[1]!.distinctSources.mean, 1.5)
+        XCTAssertLessThan(results[1]!.copyFraction.mean, 0.9)
+    }
 }
