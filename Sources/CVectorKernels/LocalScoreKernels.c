@@ -1,5 +1,6 @@
 // See include/LocalScoreKernels.h (Docs/LocalScores.md §3). Plain C, float64; exp from libm.
 #include "LocalScoreKernels.h"
+#include "VectorKernels.h"
 #include <math.h>
 
 void lsk_box_log_weights(long H, long W, long C, long r, const double *x, const double *a, double decay,
@@ -90,17 +91,42 @@ void lsk_merge_rows(long rows, long cols, const double *G, long ldg, const doubl
             double d2 = x2 + decay2 * pn[j] - 2 * decay * g[j];
             double L = -inv2d * (d2 > 0 ? d2 : 0);
             scratch[j] = L;
-            if (L > lm) lm = L;
+            lm = L > lm ? L : lm;
         }
+        for (long j = 0; j < cols; j++) scratch[j] -= lm;
+        double *u = scratch + cols;   // L − lm, kept for the entropy term
+        for (long j = 0; j < cols; j++) u[j] = scratch[j];
+        vk_exp(scratch, scratch, cols);
         double l1 = 0, l2 = 0, ll = 0;
-        for (long c = 0; c < C; c++) lc[c] = 0;
-        for (long j = 0; j < cols; j++) {
-            double u = scratch[j] - lm, e = exp(u);
-            l1 += e; l2 += e * e; ll += e * u;
-            for (long c = 0; c < C; c++) lc[c] += e * centres[j * C + c];
+        for (long j = 0; j < cols; j++) { double e = scratch[j]; l1 += e; l2 += e * e; ll += e * u[j]; }
+        for (long c = 0; c < C; c++) {
+            double acc = 0;
+            for (long j = 0; j < cols; j++) acc += scratch[j] * centres[j * C + c];
+            lc[c] = acc;
         }
         logMass[r] = lm + log(l1);
         merge(pix[r], C, lm, l1, l2, ll, lc, m, s1, s2, sl, sc);
+    }
+}
+
+void lsk_reduce_images(long n, long npix, long C, const double *L, const double *images, double *m, double *s1,
+                       double *s2, double *sl, double *sc, double *scratch) {
+    for (long p = 0; p < npix; p++) { m[p] = -INFINITY; s1[p] = 0; s2[p] = 0; sl[p] = 0; }
+    for (long p = 0; p < npix * C; p++) sc[p] = 0;
+    for (long mu = 0; mu < n; mu++) {
+        const double *l = L + mu * npix;
+        for (long p = 0; p < npix; p++) m[p] = l[p] > m[p] ? l[p] : m[p];
+    }
+    double *u = scratch + npix;
+    for (long mu = 0; mu < n; mu++) {
+        const double *l = L + mu * npix, *a = images + mu * npix * C;
+        for (long p = 0; p < npix; p++) { u[p] = l[p] - m[p]; scratch[p] = u[p]; }
+        vk_exp(scratch, scratch, npix);
+        for (long p = 0; p < npix; p++) {
+            double e = scratch[p];
+            s1[p] += e; s2[p] += e * e; sl[p] += e * u[p];
+        }
+        for (long p = 0; p < npix; p++) for (long c = 0; c < C; c++) sc[p * C + c] += scratch[p] * a[p * C + c];
     }
 }
 

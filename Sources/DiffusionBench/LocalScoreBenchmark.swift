@@ -13,6 +13,10 @@ public struct LocalScoreBenchmark: Sendable, Codable {
         /// (pixel, image, position) triples T = HW·Σ|𝒟_i|/HW: one exp each.
         public var triples: Double
         public var seconds: Timing
+        /// The floor measured interleaved in the same run: the same exps (vectorised, one per triple)
+        /// plus, for the equivariant machines, the same per-image products (BLAS), nothing else.
+        public var floorSeconds: Timing
+        public var oursOverFloor: Double { seconds.median / floorSeconds.median }
         /// numpy seconds per sample-step from Docs/LocalScores.md §3 (nil where not tabulated).
         public var numpySeconds: Double?
         public var numpyOverOurs: Double? { numpySeconds.map { $0 / seconds.median } }
@@ -44,15 +48,36 @@ public struct LocalScoreBenchmark: Sendable, Codable {
             let rng = RandomStream(seed: 3, stream: 0)
             let x = (0..<data.d).map { exp(-t) * data.points[0, $0] + ForwardProcess.delta(t).squareRoot() * rng.gaussian() }
             _ = try model.posterior(at: x, t: t, sources: false)
-            var times: [Double] = []
+            let s = model.shape
+            let groups = machine == .ls ? [] : machine.groups(height: s.height, width: s.width, patch: p)
+            let floorInputs = groups.filter { !$0.positions.isEmpty }.map { g in
+                (PatchKernels.im2col(height: s.height, width: s.width, channels: s.channels, patch: p, image: x[...],
+                                     positions: g.pixels, circular: machine.circular),
+                 PatchKernels.im2col(height: s.height, width: s.width, channels: s.channels, patch: p,
+                                     image: data.points.rowSlice(0), positions: g.positions, circular: machine.circular))
+            }
+            let exps = [Double](repeating: -0.5, count: machine == .ls ? data.n * s.pixels : 0)
+            func floor() {
+                if machine == .ls { _ = VectorMath.exp(exps); return }
+                for (q, a) in floorInputs {
+                    var dots = Matrix<Double>(rows: q.rows, columns: a.rows)
+                    for _ in 0..<data.n {
+                        BLAS.multiplyTransposed(q, a, into: &dots)
+                        _ = VectorMath.exp(dots.storage)
+                    }
+                }
+            }
+            var times: [Double] = [], floorTimes: [Double] = []
             for _ in 0..<repetitions {
-                let t0 = DispatchTime.now().uptimeNanoseconds
+                var t0 = DispatchTime.now().uptimeNanoseconds
                 _ = try model.posterior(at: x, t: t, sources: false)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+                t0 = DispatchTime.now().uptimeNanoseconds
+                floor()
+                floorTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
             }
-            let s = model.shape
             let triples = Double(machine.dictionarySizes(height: s.height, width: s.width, patch: p, images: data.n).reduce(0, +))
-            out.append(Case(machine: machine.rawValue, n: data.n, patch: p, triples: triples, seconds: Timing(times),
+            out.append(Case(machine: machine.rawValue, n: data.n, patch: p, triples: triples, seconds: Timing(times), floorSeconds: Timing(floorTimes),
                             numpySeconds: numpy["\(machine.rawValue) \(n) \(p)"]))
         }
         return LocalScoreBenchmark(cases: out)

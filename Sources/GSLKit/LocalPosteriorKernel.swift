@@ -64,7 +64,7 @@ public struct PixelPosteriorAccumulator: Sendable {
         precondition(rows <= dots.rows && queryNorms.count >= rows && pixelIndex.count >= rows
                      && entryNorms.count == cols && centres.count == cols * channels, "mergeRows: sizes")
         precondition(pixelIndex.prefix(rows).allSatisfy { $0 >= 0 && $0 < pixels }, "mergeRows: pixel index")
-        if scratch.count < cols { scratch = Array(repeating: 0, count: cols) }
+        if scratch.count < 2 * cols { scratch = Array(repeating: 0, count: 2 * cols) }
         var logMass = [Double](repeating: 0, count: rows)
         if rows == 0 || cols == 0 { return logMass.map { _ in -Double.infinity } }
         let C = channels
@@ -98,6 +98,35 @@ public struct PixelPosteriorAccumulator: Sendable {
             }
         }
         return logMass
+    }
+
+    /// Replaces the state by the reduction over n images with one entry per pixel each (LS):
+    /// `logWeights` is n × pixels, `images` n × (pixels·C) centre values. Two passes (max, then sums),
+    /// one exp per (pixel, image).
+    public mutating func reduceImages(logWeights: Matrix<Double>, images: Matrix<Double>) {
+        precondition(logWeights.columns == pixels && images.columns == pixels * channels && images.rows == logWeights.rows,
+                     "reduceImages: sizes")
+        if scratch.count < 2 * pixels { scratch = Array(repeating: 0, count: 2 * pixels) }
+        let n = logWeights.rows, C = channels
+        logWeights.storage.withUnsafeBufferPointer { lw in
+            images.storage.withUnsafeBufferPointer { im in
+                m.withUnsafeMutableBufferPointer { pm in
+                    s1.withUnsafeMutableBufferPointer { p1 in
+                        s2.withUnsafeMutableBufferPointer { p2 in
+                            sl.withUnsafeMutableBufferPointer { pl in
+                                sc.withUnsafeMutableBufferPointer { pc in
+                                    scratch.withUnsafeMutableBufferPointer { sp in
+                                        lsk_reduce_images(n, pixels, C, lw.baseAddress!, im.baseAddress!, pm.baseAddress!,
+                                                          p1.baseAddress!, p2.baseAddress!, pl.baseAddress!, pc.baseAddress!,
+                                                          sp.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Per-pixel posterior mean (pixels × C), Y2, entropy and ln Σ e^{L}.

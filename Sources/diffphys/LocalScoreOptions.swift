@@ -169,12 +169,13 @@ extension BenchCommand {
             print(try JSONOutput.encode(r))
             return
         }
-        print("local machines, one sample-step (m̂, Y2, entropy at one image), Fashion-MNIST 28x28, t = 0.3, medians of \(repetitions)")
+        print("local machines, one sample-step (m̂, Y2, entropy at one image), Fashion-MNIST 28x28, t = 0.3, medians of \(repetitions); floor = the same exps (+ the same BLAS products for ELS/bbELS), interleaved")
         for c in r.cases {
             let np = c.numpySeconds.map { String(format: "   numpy (Docs/LocalScores.md §3) %.3f s = %.1f× ours", $0, c.numpyOverOurs!) } ?? ""
             let name = c.machine.padding(toLength: 6, withPad: " ", startingAt: 0)
-            print("  \(name)" + String(format: " n=%5d P=%2d  T=%.2e  %9.4f s [%.4f, %.4f]", c.n, c.patch, c.triples,
-                                                 c.seconds.median, c.seconds.min, c.seconds.max) + np)
+            print("  \(name)" + String(format: " n=%5d P=%2d  T=%.2e  %9.4f s [%.4f, %.4f]  floor %.4f s  ours/floor %.2f", c.n, c.patch,
+                                                 c.triples, c.seconds.median, c.seconds.min, c.seconds.max,
+                                                 c.floorSeconds.median, c.oursOverFloor) + np)
         }
     }
 }

@@ -29,10 +29,15 @@ void lsk_merge_single(long npix, long C, const double *logw, const double *centr
 /// Merges a block of `cols` entries into `rows` pixels (global indices pix[r]). With
 /// d² = max(0, xn[r] + decay²·pn[j] − 2·decay·G[r·ldg + j]), L = −inv2d·d²; centre of entry j is
 /// centres[j·C + c]. logMass[r] receives ln Σ_j e^{L_rj} (the block's mass at that pixel).
-/// scratch holds `cols` doubles.
+/// scratch holds 2·cols doubles.
 void lsk_merge_rows(long rows, long cols, const double *G, long ldg, const double *xn, const double *pn,
                     const double *centres, long C, double decay, double inv2d, const long *pix, double *m,
                     double *s1, double *s2, double *sl, double *sc, double *logMass, double *scratch);
+
+/// The whole LS reduction in two passes (one exp per (pixel, image)): L is n × npix log weights, images
+/// n × npix·C centre values; sets the state (m, s1, s2, sl, sc) of every pixel. scratch holds 2·npix doubles.
+void lsk_reduce_images(long n, long npix, long C, const double *L, const double *images, double *m, double *s1,
+                       double *s2, double *sl, double *sc, double *scratch);
 
 /// Final per-pixel summaries: mean[p·C + c] = sc/s1, y2 = s2/s1², entropy = ln s1 − sl/s1,
 /// lse = m + ln s1.

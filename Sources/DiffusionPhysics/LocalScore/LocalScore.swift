@@ -84,8 +84,8 @@ public final class LocalScore: ScoreModel, @unchecked Sendable {
         var centres: [Double]
     }
 
-    /// Doubles the dictionary cache may hold (beyond it, patches are rebuilt per evaluation).
-    public static let cacheLimit = 32_000_000
+    /// Doubles the dictionary cache may hold, 384 MB (beyond it, patches are rebuilt per evaluation).
+    public static let cacheLimit = 48_000_000
 
     public init(machine: LocalMachine, images: Matrix<Double>, shape: ImageShape, patch rule: PatchRule,
                 labels: [Int]? = nil) throws {
@@ -172,16 +172,15 @@ public final class LocalScore: ScoreModel, @unchecked Sendable {
         let p = rule.patch(at: t), r = (p - 1) / 2
         let delta = ForwardProcess.delta(t), decay = exp(-t)
         var acc = PixelPosteriorAccumulator(pixels: hw, channels: C)
-        var logMass = Matrix<Double>(rows: sources ? n : 0, columns: hw)
+        var logMass = Matrix<Double>(rows: sources || machine == .ls ? n : 0, columns: hw)
         if machine == .ls {
             var lw = [Double](repeating: 0, count: hw), cum: [Double] = []
             for mu in 0..<n {
-                let a = images.rowSlice(mu)
-                PatchKernels.boxLogWeights(height: H, width: W, channels: C, radius: r, x: x, image: a, decay: decay,
-                                           sigma2: delta, into: &lw, cumulative: &cum)
-                acc.mergeSingle(logWeights: lw, centres: a)
-                if sources { for i in 0..<hw { logMass.storage[mu * hw + i] = lw[i] } }
+                PatchKernels.boxLogWeights(height: H, width: W, channels: C, radius: r, x: x, image: images.rowSlice(mu),
+                                           decay: decay, sigma2: delta, into: &lw, cumulative: &cum)
+                logMass.setRow(mu, lw)
             }
+            acc.reduceImages(logWeights: logMass, images: images)
         } else {
             let prep = prepared[p]!
             for (gi, g) in prep.groups.enumerated() where !g.positions.isEmpty {
