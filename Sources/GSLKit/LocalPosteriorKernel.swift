@@ -171,6 +171,27 @@ public enum PatchKernels {
         }
     }
 
+    /// `boxLogWeights` for every row of `images` (n × H·W·C) at once, into `out` (n × H·W).
+    public static func boxLogWeights(height: Int, width: Int, channels: Int, radius: Int, x: [Double],
+                                     images: Matrix<Double>, decay: Double, sigma2: Double, into out: inout Matrix<Double>) {
+        let d = height * width * channels, hw = height * width
+        precondition(x.count == d && images.columns == d && out.columns == hw && out.rows >= images.rows, "boxLogWeights: sizes")
+        var cum = [Double](repeating: 0, count: (height + 1) * (width + 1))
+        let n = images.rows
+        x.withUnsafeBufferPointer { px in
+            images.storage.withUnsafeBufferPointer { pa in
+                out.storage.withUnsafeMutableBufferPointer { po in
+                    cum.withUnsafeMutableBufferPointer { pc in
+                        for mu in 0..<n {
+                            lsk_box_log_weights(height, width, channels, radius, px.baseAddress!, pa.baseAddress! + mu * d, decay,
+                                                0.5 / sigma2, po.baseAddress! + mu * hw, pc.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The P × P × C patches of `image` centred at `positions` (rows of the result, entries in
     /// (row offset, column offset, channel) order); outside the image zero, or the periodic
     /// continuation if `circular`.

@@ -174,12 +174,8 @@ public final class LocalScore: ScoreModel, @unchecked Sendable {
         var acc = PixelPosteriorAccumulator(pixels: hw, channels: C)
         var logMass = Matrix<Double>(rows: sources || machine == .ls ? n : 0, columns: hw)
         if machine == .ls {
-            var lw = [Double](repeating: 0, count: hw), cum: [Double] = []
-            for mu in 0..<n {
-                PatchKernels.boxLogWeights(height: H, width: W, channels: C, radius: r, x: x, image: images.rowSlice(mu),
-                                           decay: decay, sigma2: delta, into: &lw, cumulative: &cum)
-                logMass.setRow(mu, lw)
-            }
+            PatchKernels.boxLogWeights(height: H, width: W, channels: C, radius: r, x: x, images: images, decay: decay,
+                                       sigma2: delta, into: &logMass)
             acc.reduceImages(logWeights: logMass, images: images)
         } else {
             let prep = prepared[p]!
