@@ -20,20 +20,17 @@ public struct LocalPosterior: Sendable {
     /// 0 rows unless sources were asked for.
     public var sourceLogMass: Matrix<Double>
 
+    /// ln Σ_φ e^{−E_φ^(i)} per pixel (the normaliser of w^(i)).
+    public var logSumExp: [Double]
+
     /// Posterior mass of each training image averaged over pixels, (1/HW) Σ_i Σ_{φ from μ} w_φ^(i).
     public var imageMass: [Double] {
         let n = sourceLogMass.rows, hw = shape.pixels
-        var mass = [Double](repeating: 0, count: n)
-        if n == 0 { return mass }
-        for i in 0..<hw {
-            var m = -Double.infinity
-            for mu in 0..<n { m = max(m, sourceLogMass[mu, i]) }
-            var s = 0.0
-            for mu in 0..<n { s += exp(sourceLogMass[mu, i] - m) }
-            let lse = m + log(s)
-            for mu in 0..<n { mass[mu] += exp(sourceLogMass[mu, i] - lse) / Double(hw) }
-        }
-        return mass
+        if n == 0 { return [] }
+        var shifted = sourceLogMass.storage
+        for mu in 0..<n { for i in 0..<hw { shifted[mu * hw + i] -= logSumExp[i] } }
+        let w = VectorMath.exp(shifted)
+        return (0..<n).map { mu in w[(mu * hw)..<((mu + 1) * hw)].reduce(0, +) / Double(hw) }
     }
 
     /// Per pixel, the training image with the largest posterior mass (the source map, Docs/LocalScores.md §6).
@@ -195,13 +192,13 @@ public final class LocalScore: ScoreModel, @unchecked Sendable {
                 }
             }
         }
-        let (mean, y2, entropy, _) = acc.finish()
+        let (mean, y2, entropy, lse) = acc.finish()
         var score = mean
         for j in 0..<dimension { score[j] = (decay * mean[j] - x[j]) / delta }
         return LocalPosterior(shape: shape, patch: p, posteriorMean: mean, score: score, participationRatio: y2,
                               entropy: entropy,
                               dictionarySizes: machine.dictionarySizes(height: H, width: W, patch: p, images: n),
-                              sourceLogMass: logMass)
+                              sourceLogMass: logMass, logSumExp: lse)
     }
 
     /// Batch evaluation for the samplers (see the type's note on what the workspace holds).
