@@ -13,6 +13,7 @@ struct BenchCommand: ParsableCommand {
         usage: """
         diffphys bench [--batch <B>] [--n <n>] [--d <d>] [--repeat <k>] [--kernel-only] [--verbose] [--fmnist-samples <n>] [--threads <threads>] [--json]
         diffphys bench --load [--python <python>] [--json]
+        diffphys bench --local [--repeat <k>] [--threads <threads>] [--json]
         diffphys bench --clones <d> [--clone-pairs <n>] [--clone-times <t,…>] [--clone-steps <k>] [--clone-reference-pairs <n>] [--threads <threads>] [--json]
         """,
         discussion: """
@@ -35,6 +36,8 @@ struct BenchCommand: ParsableCommand {
     var fmnistSamples: Int = 0
     @Flag(help: "Instead of the score kernels: time loading all 60000 Fashion-MNIST training images (gunzip, decode, x/255, centring) and its peak memory, beside numpy (bench/load_numpy.py) when --python has numpy (default: off).")
     var load = false
+    @Flag(help: "Instead of the score kernels: time one sample-step of the local machines (LS n = 200, 2000; ELS, bbELS n = 200; P = 3, 9, 15) on Fashion-MNIST beside the numpy figures of Docs/LocalScores.md §3 (default: off).")
+    var local = false
     @Option(parsing: .unconditional, help: "Python with numpy for the --load reference ('none': skip).")
     var python: String = "python3"
     @Option(parsing: .unconditional, help: "Instead of the score kernels: time full-dimensional batched clones on gmm2:d=D,mtilde=1,sigma=1 at this d (default: off).")
@@ -77,6 +80,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if load { return try runLoad() }
         if let clones { return try runClones(d: clones) }
+        if local { return try runLocal() }
         let threads = threadOptions.count
         var shapes: [BenchShape]
         if B != nil || n != nil || d != nil {

@@ -26,6 +26,7 @@ struct SampleCommand: ParsableCommand {
     @Option(name: .customLong("count"), parsing: .unconditional, help: .private) var legacyCount: Int?
     var count: Int { samplesOption ?? legacyCount ?? 16 }
     @Option(help: "Sampler: sde (backward SDE) or ode (probability flow).") var sampler: SamplerKind = .sde
+    @OptionGroup var local: LocalScoreOptions
     @Option(help: "Final step at t_min: draw (posterior sample), mean (Tweedie), none.") var final: FinalStep = .posteriorDraw
 
     enum SamplerKind: String, ExpressibleByArgument, CaseIterable { case sde, ode }
@@ -56,6 +57,10 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         let spec = try dataOptions.spec()
+        if local.machine != nil {
+            let data = try spec.load(seed: dataOptions.seed)
+            return try runLocal(try local.model(data)!, data: data)
+        }
         let choice = try ModelChoice(spec: spec, seed: dataOptions.seed)
         let progress = ProgressReporter("sample", total: count, enabled: !json && !quiet)
         let result = try generate(choice.model, progress: progress)
@@ -87,7 +92,7 @@ struct SampleCommand: ParsableCommand {
         }
     }
 
-    private func generate<Model: ScoreModel>(_ model: Model, progress: ProgressReporter) throws -> SamplerResult {
+    func generate<Model: ScoreModel>(_ model: Model, progress: ProgressReporter) throws -> SamplerResult {
         switch sampler {
         case .sde:
             return try BackwardSDE(model: model, scheme: sde.scheme, finalStep: final, threads: threadOptions.count)

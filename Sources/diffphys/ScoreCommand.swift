@@ -16,6 +16,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Forward time t > 0 (required).") var t: Double
     @Option(parsing: .unconditional, help: "The point x as comma-separated coordinates, length d (required).") var x: String
     @OptionGroup var format: JSONOptions
+    @OptionGroup var local: LocalScoreOptions
     var json: Bool { format.json }
 
     func validate() throws {
@@ -38,6 +39,10 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         let spec = try dataOptions.spec()
+        if local.machine != nil {
+            let data = try spec.load(seed: dataOptions.seed)
+            return try runLocal(try local.model(data)!, data: data)
+        }
         let point = try parseNumbers(x, option: "--x")
         let choice = try ModelChoice(spec: spec, seed: dataOptions.seed)
         let e = try choice.model.evaluate(at: point, t: t)

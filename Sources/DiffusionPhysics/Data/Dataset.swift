@@ -24,6 +24,9 @@ public struct Dataset: Sendable, Equatable {
     public var classNames: [String]?
     /// Human-readable origin (a spec's canonical text, a file name).
     public var name: String
+    /// H × W × C when the points are images (Fashion-MNIST, digits, n × H × W[× C] arrays, or
+    /// `--image-shape`); nil otherwise (Docs/LocalScores.md §0).
+    public var imageShape: ImageShape? = nil
 
     public var n: Int { points.rows }
     public var d: Int { points.columns }
@@ -87,8 +90,10 @@ public struct Dataset: Sendable, Equatable {
 
     /// The rows at `indices` (in that order), with their labels.
     public func rows(_ indices: [Int]) throws -> Dataset {
-        try Dataset(points: points.rows(indices), labels: labels.map { l in indices.map { l[$0] } },
-                    classNames: classNames, name: name)
+        var out = try Dataset(points: points.rows(indices), labels: labels.map { l in indices.map { l[$0] } },
+                              classNames: classNames, name: name)
+        out.imageShape = imageShape
+        return out
     }
 }
 

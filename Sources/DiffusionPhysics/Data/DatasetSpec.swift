@@ -177,6 +177,11 @@ extension DatasetSpec {
             data = try CurieWeissModel(spins: spins, beta: beta).sample(n: n, seed: own ?? seed)
         }
         data.name = description
+        switch self {
+        case .fashionMNIST: data.imageShape = try ImageShape(height: 28, width: 28)
+        case .digits: data.imageShape = try ImageShape(height: 8, width: 8)
+        default: break
+        }
         return data
     }
 
@@ -211,7 +216,9 @@ extension DatasetSpec {
             guard labels.values.count == data.n else {
                 throw DataError("\(labelsPath): \(labels.values.count) labels for the \(data.n) points of \(path)")
             }
+            let shape = data.imageShape
             data = try Dataset(points: data.points, labels: labels.values, classNames: labels.names, name: data.name)
+            data.imageShape = shape
         }
         return data
     }

@@ -40,7 +40,9 @@ public enum NPYLoader {
     /// The array in `path` as an n × d dataset (no labels); axes after the first are flattened.
     public static func load(path: String, name: String? = nil) throws -> Dataset {
         let a = try readArray(path: path)
-        return try Dataset(points: a.flattenedMatrix, name: name ?? path)
+        var data = try Dataset(points: a.flattenedMatrix, name: name ?? path)
+        data.imageShape = ImageShape.fromArrayShape(a.shape)
+        return data
     }
 
     /// The numeric array in `path` (any rank ≥ 1).
