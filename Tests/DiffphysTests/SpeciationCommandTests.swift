@@ -37,9 +37,10 @@ final class SpeciationCommandTests: XCTestCase {
         let j = try json(try CLI.run(args + ["--json"]))
         XCTAssertEqual(j["dynamics"] as? String, "exact-1d-reduction")
         for p in j["phi"] as! [[String: Any]] {
-            let s = try XCTUnwrap(p["systematic"] as? Double, "no systematic")
+            let value = try XCTUnwrap(p["phi"] as? [String: Any])
+            let s = try XCTUnwrap(value["systematic"] as? Double, "no systematic")
             XCTAssertLessThan(s, 0.01)
-            let v = p["measured"] as! Double, se = p["stderr"] as! Double, th = p["theory"] as! Double
+            let v = value["value"] as! Double, se = value["stderr"] as! Double, th = p["theory"] as! Double
             XCTAssertLessThan(abs(v - th), 3.5 * (se * se + s * s).squareRoot(), "φ(\(p["t"]!)) vs exact")
         }
         let text = try CLI.run(args)
@@ -47,7 +48,7 @@ final class SpeciationCommandTests: XCTestCase {
         XCTAssert(text.stdout.contains("dynamics: exact 1-D reduction"), text.stdout)
         let full = try json(try CLI.run(args + ["--json", "--full-dimensional", "--pairs", "100", "--steps", "40"]))
         XCTAssertEqual(full["dynamics"] as? String, "full-dimensional")
-        XCTAssertNil((full["phi"] as! [[String: Any]])[0]["systematic"])
+        XCTAssertNil(((full["phi"] as! [[String: Any]])[0]["phi"] as? [String: Any])?["systematic"])
         let unchecked = try json(try CLI.run(args + ["--json", "--no-check-steps", "--pairs", "200"]))
         XCTAssertNil((unchecked["phi"] as! [[String: Any]])[0]["systematic"])
     }

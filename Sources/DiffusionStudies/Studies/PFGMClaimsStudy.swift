@@ -101,17 +101,17 @@ public enum PFGMClaimsStudy: StudyKind {
                              + "The irreducible loss (EDM units, the floor a perfect network reaches), n = \(nBig): \(floorLine); n = \(nSmall): \(floorSmallN). "
                              + "So large D gives a finite, smaller target variance — a real trainability advantage — while the loss floor itself "
                              + "\(floorsIncrease ? "also falls with D" : "is not larger at small D beyond its error").")
-        try Gnuplot.render(script: """
+        _ = try context.figure("claim1-trainability", script: """
             set multiplot layout 1,2 title 'Claim 1: trainability against D (exact posterior, \(dLabel))'
             set datafile separator ','
             set logscale x; set key top right; set xlabel 'sigma'; set ylabel 'lambda(sigma) E V / N (EDM loss floor)'
             set title 'Irreducible EDM loss at each sigma, n = \(nBig)'
-            plot \(Ds.enumerated().map { i, D in "'\(context.path("trainability.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' && $2 == \(nBig) ? $3 : 1/0):6:(2*$7) with yerrorlines lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))'" }.joined(separator: ", "))
+            plot \(Ds.enumerated().map { i, D in "'\(context.path("trainability.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' && $2 == \(nBig) ? $3 : 1/0):6:7 with yerrorlines lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))'" }.joined(separator: ", "))
             set title 'Integrated over the EDM sigma law (inf drawn at 1e5)'; set xlabel 'D'; set ylabel 'per coordinate'; set logscale y
-            plot \(nValues.enumerated().map { k, nn in "'\(context.path("trainability-summary.csv"))' every ::1 using ($3 == \(nn) ? $2 : 1/0):4:(2*$5) with yerrorlines pt 7 lc rgb '\(colors[k % colors.count])' title 'loss floor, n = \(nn)'" }.joined(separator: ", ")), \
-              '\(context.path("trainability-summary.csv"))' every ::1 using ($3 == \(nBig) ? $2 : 1/0):8 with linespoints pt 5 lc rgb '#000000' title 'E|F_t|^2/N (target moment)'
+            plot \(nValues.enumerated().map { k, nn in "'\(context.path("trainability-summary.csv"))' every ::1 using ($3 == \(nn) ? $2 : 1/0):4:5 with yerrorlines pt 7 lc rgb '\(colors[k % colors.count])' title 'loss floor, n = \(nn)'" }.joined(separator: ", ")), \
+              '\(context.path("trainability-summary.csv"))' every ::1 using ($3 == \(nBig) ? $2 : 1/0):8 with linespoints pt 5 lc rgb '#000000' title 'theory: E|F_t|^2/N (target moment, closed form)'
             unset multiplot
-            """, to: context.path("claim1-trainability.png"), width: 1400, height: 560)
+            """, width: 1400, height: 560)
 
         // MARK: 2. robustness
         let alphas = try p.numbers("alphas"), epsilons = try p.numbers("epsilons"), stepsList = try p.numbers("steps").map { Int($0) }
@@ -183,17 +183,17 @@ public enum PFGMClaimsStudy: StudyKind {
                     let xl = kind == "steps" ? "NFE" : (kind == "alpha" ? "alpha" : "epsilon")
                     return "set title '\(title): \(kind == "steps" ? "fewer steps" : what.components(separatedBy: " =")[0])' noenhanced; set xlabel '\(xl)'; "
                         + (kind == "steps" ? "set logscale x" : "unset logscale x") + "; set ylabel '\(ylabel)'\nplot "
-                        + Ds.enumerated().map { i, D in "'\(context.path("robustness.csv"))' every ::1 using (strcol(1) eq '\(name)' && strcol(4) eq '\(kind)' && strcol(2) eq '\(CSVValue.number(D))' ? $5 : 1/0):\(col):(2*$\(col + 1)) with yerrorlines lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))'" }.joined(separator: ", ")
+                        + Ds.enumerated().map { i, D in "'\(context.path("robustness.csv"))' every ::1 using (strcol(1) eq '\(name)' && strcol(4) eq '\(kind)' && strcol(2) eq '\(CSVValue.number(D))' ? $5 : 1/0):\(col):\(col + 1) with yerrorlines lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))'" }.joined(separator: ", ")
                 }
             }
         }.joined(separator: "\n")
-        try Gnuplot.render(script: """
-            set multiplot layout 4,3 title 'Claim 2: robustness against D — endpoints against the training set (exact field, EDM Heun; error bars 2 SE)'
+        let robustnessFigure = try context.figure("claim2-robustness", script: """
+            set multiplot layout 4,3 title 'Claim 2: robustness against D — endpoints against the training set (exact field, EDM Heun; error bars ±1 SE)'
             set datafile separator ','
             set key top left
             \(robPanels)
             unset multiplot
-            """, to: context.path("claim2-robustness.png"), width: 1600, height: 1600)
+            """, width: 1600, height: 1600)
 
         // MARK: 3. sampling cost
         let tolerances = try p.numbers("tolerances"), costCount = try p.integer("costTrajectories"), accuracy = try p.number("accuracy")
@@ -220,7 +220,7 @@ public enum PFGMClaimsStudy: StudyKind {
                              + " (ratio D = \(label(dSmall)) / ∞ = \(f(ratio))). Heun 35 NFE endpoint error (spacing units): "
                              + Ds.map { "\(label($0)) \(f(heun18[$0]!.endpointError.mean)) ± \(f(heun18[$0]!.endpointError.standardError, 2)) (wrong endpoint \(f(heun18[$0]!.wrongEndpoint.mean, 2)))" }.joined(separator: ", ")
                              + ". The papers compared with SDE samplers of ~1000 steps; against the diffusion ODE the gain is what this measures.")
-        try Gnuplot.render(script: """
+        _ = try context.figure("claim3-cost", script: """
             set multiplot layout 1,2 title 'Claim 3: sampling cost against D (\(dLabel))'
             set datafile separator ','
             set logscale xy; set key top right
@@ -231,7 +231,7 @@ public enum PFGMClaimsStudy: StudyKind {
             set title 'EDM Heun, 35 evaluations: endpoint error vs D (inf at 1e5)'; set xlabel 'D'
             plot '\(context.path("sampling-cost.csv"))' every ::1 using (strcol(3) eq 'heun' ? $2 : 1/0):($8 > 0 ? $8 : 1e-16) with linespoints pt 7 lc rgb '#2244cc' title 'Heun-18 endpoint error'
             unset multiplot
-            """, to: context.path("claim3-cost.png"), width: 1400, height: 560)
+            """, width: 1400, height: 560)
 
         // MARK: 4. random clock and D → ∞
         let clockD = try p.integer("clockD"), clockN = try p.integer("clockN")
@@ -268,17 +268,17 @@ public enum PFGMClaimsStudy: StudyKind {
                                  return "D = \(label(D)): max deviation with clock \(f(r.maxDeviationWithClock)), without \(f(r.maxDeviationWithoutClock)), tail slope measured \(r.measuredTailSlope.map { "\(f($0.mean)) ± \(f($0.standardError, 2))" } ?? "–"), clock \(r.predictedTailSlope.map { f($0) } ?? "–") (asymptote D)" }.joined(separator: "; ")
                              + ". **Claim 5, D → ∞ is diffusion** — \(cl.maxDeviationWithoutClock <= 4 * binomialSE * 2.squareRoot() ? "confirmed" : "not within error") at D = \(label(dLarge)): max |C_D − C_∞| = \(f(cl.maxDeviationWithoutClock)).")
         let finite = Ds.filter { $0.isFinite }
-        try Gnuplot.render(script: """
+        _ = try context.figure("claim4-random-clock", script: """
             set multiplot layout 1,2 title 'Claims 4-5: collapse fraction C_D(sigma), measured (points) and random clock E_k C_inf(k sigma) (lines); gmm2 d = \(clockD), n = \(clockN)'
             set datafile separator ','
             set logscale x; set xlabel 'sigma'; set key bottom left
             set title 'C_D(sigma)'; set ylabel 'P(max w >= 0.99)'; set yrange [-0.02:1.02]
-            plot \(finite.enumerated().map { i, D in "'\(context.path("random-clock.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0):3:(2*$4) with yerrorbars pt 7 ps 0.6 lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))', '' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0):5 with lines lc rgb '\(colors[i % colors.count])' notitle" }.joined(separator: ", ")), \
+            plot \(finite.enumerated().map { i, D in "'\(context.path("random-clock.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0):3:4 with yerrorbars pt 7 ps 0.6 lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))', '' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0):5 with lines lc rgb '\(colors[i % colors.count])' title 'theory: random clock, D = \(label(D))'" }.joined(separator: ", ")), \
               '' every ::1 using (strcol(1) eq '\(CSVValue.number(finite[0]))' ? $2 : 1/0):6 with lines lw 2 dt 2 lc rgb '#000000' title 'diffusion'
             set title 'Tail: 1 - C_D(sigma)'; set logscale y; set yrange [1e-4:1.2]; set ylabel '1 - C'
             plot \(finite.enumerated().map { i, D in "'\(context.path("random-clock.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' && $3 < 1 ? $2 : 1/0):(1-$3) with points pt 7 ps 0.6 lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))', '' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' && $5 < 1 ? $2 : 1/0):(1-$5) with lines lc rgb '\(colors[i % colors.count])' notitle" }.joined(separator: ", "))
             unset multiplot
-            """, to: context.path("claim4-random-clock.png"), width: 1400, height: 560)
+            """, width: 1400, height: 560)
 
         // MARK: 5. Yukawa
         let yData = try DatasetSpec.parse("gmm2:d=\(try p.integer("yukawaD")),n=\(try p.integer("yukawaN")),mtilde=1,sigma=1").load(seed: context.seed)
@@ -318,14 +318,14 @@ public enum PFGMClaimsStudy: StudyKind {
                              + half.map { "\($0.0): \($0.1.map { "\(f($0.t)) ± \(f($0.standardError, 2))" } ?? "not crossed")" }.joined(separator: ", ")
                              + ". Weighted particles from z = \(f(zs[0])): " + essLine.joined(separator: "; ")
                              + ". Screening (larger m) makes the weights decay like e^{−ms}: see the z½ column for whether it collapses earlier.")
-        try Gnuplot.render(script: """
+        _ = try context.figure("claim6-yukawa", script: """
             set title 'Claim 6: Yukawa collapse fraction on the plane z against m, beside PFGM (D = 1, r = z)'
             set datafile separator ','
             set logscale x; set xlabel 'z'; set ylabel 'P(max w >= 0.99)'; set yrange [-0.02:1.02]; set key bottom left
-            plot \((masses + [0]).enumerated().map { i, m in "'\(context.path("yukawa.csv"))' every ::1 using ($1 == \(CSVValue.number(m)) ? $2 : 1/0):3:(2*$4) with yerrorlines lc rgb '\(colors[i % colors.count])' title '\(m == 0 ? "PFGM D = 1" : "m = \(f(m))")'" }.joined(separator: ", "))
-            """, to: context.path("claim6-yukawa.png"), width: 1000, height: 620)
+            plot \((masses + [0]).enumerated().map { i, m in "'\(context.path("yukawa.csv"))' every ::1 using ($1 == \(CSVValue.number(m)) ? $2 : 1/0):3:4 with yerrorlines lc rgb '\(colors[i % colors.count])' title '\(m == 0 ? "PFGM D = 1" : "m = \(f(m))")'" }.joined(separator: ", "))
+            """, width: 1000, height: 620)
 
-        outcome.figure = "claim2-robustness.png"
+        outcome.figure = robustnessFigure
         outcome.dataFiles = ["trainability.csv", "trainability-summary.csv", "robustness.csv", "sampling-cost.csv", "random-clock.csv", "yukawa.csv"]
         outcome.notes.append("Figures: claim1-trainability.png, claim2-robustness.png, claim3-cost.png, claim4-random-clock.png (claims 4 and 5), claim6-yukawa.png. "
                              + "Real data: \(realSpec) (Fashion-MNIST when Data/ has it, else the shipped digits).")
