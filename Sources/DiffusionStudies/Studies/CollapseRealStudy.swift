@@ -64,13 +64,19 @@ public enum CollapseRealStudy: StudyKind {
         let spectrumTC = predictions.tCSpectrum
         let references: [(String, Double?, Double?)] = [
             ("t_C^{Y2} (E[Y2] = ½, primary) / Gaussian-spectrum t_C", measured.y2?.t, measured.y2?.standardError),
-            ("t where f^e/α = 0.1 / Gaussian-spectrum t_C", measured.entropy10?.t, measured.entropy10?.standardError),
             ("mean per-trajectory hat t_C / Gaussian-spectrum t_C", trajectories.mean.mean, trajectories.mean.standardError),
         ]
         for (name, value, se) in references {
             outcome.checks.append(StudyCheck(name, kind: .empirical, prediction: 1, measurement: (value ?? .nan) / spectrumTC,
                                              standardError: se.map { $0 / spectrumTC }, tolerance: try p.tolerance("ratio")))
         }
+        // f^e/α = 0.1 is a threshold convention of the entropy criterion, reached before f^e vanishes: the
+        // bound's direction (at or below the spectrum t_C) is the comparison, not a ratio near 1.
+        let entropyRatio = (measured.entropy10?.t ?? .nan) / spectrumTC
+        outcome.checks.append(StudyCheck("t where f^e/α = 0.1 / Gaussian-spectrum t_C: at or below 1 (entropy-criterion ordering)", kind: .empirical,
+                                         prediction: 1, measurement: entropyRatio,
+                                         standardError: measured.entropy10.map { $0.standardError / spectrumTC },
+                                         tolerance: 2 * (measured.entropy10?.standardError ?? 0) / spectrumTC, relation: .atMost))
         let tc = predictions.tCSpectrum, mean = trajectories.mean.mean
         // Theory curve: f/α of one Gaussian with the data covariance (the Gaussian-spectrum entropy
         // criterion, clipped at 0): 1 − Σ_i ln(1 + λ_i e^{−2t}/Δ_t) / (2 ln n) (Docs/Theory.md §3.2).

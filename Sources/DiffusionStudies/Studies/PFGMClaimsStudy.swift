@@ -269,13 +269,13 @@ public enum PFGMClaimsStudy: StudyKind {
                              + ". **Claim 5, D → ∞ is diffusion** — \(cl.maxDeviationWithoutClock <= 4 * binomialSE * 2.squareRoot() ? "confirmed" : "not within error") at D = \(label(dLarge)): max |C_D − C_∞| = \(f(cl.maxDeviationWithoutClock)).")
         let finite = Ds.filter { $0.isFinite }
         _ = try context.figure("claim4-random-clock", script: """
-            set multiplot layout 1,2 title 'Claims 4-5: collapse fraction C_D(sigma), measured (points) and random clock E_k C_inf(k sigma) (lines); gmm2 d = \(clockD), n = \(clockN)'
+            set multiplot layout 1,2 title 'Claims 4-5: collapse fraction C_D(σ), measured (points, ±1 SE) and random clock E_κ C_∞(κσ) (lines); gmm2 d = \(clockD), n = \(clockN)'
             set datafile separator ','
-            set logscale x; set xlabel 'sigma'; set key bottom left
-            set title 'C_D(sigma)'; set ylabel 'P(max w >= 0.99)'; set yrange [-0.02:1.02]
+            set logscale x; set xlabel 'σ'; set key top right
+            set title 'C_D(σ)'; set ylabel 'P(max w >= 0.99)'; set yrange [-0.02:1.02]
             plot \(finite.enumerated().map { i, D in "'\(context.path("random-clock.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0):3:4 with yerrorbars pt 7 ps 0.6 lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))', '' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' ? $2 : 1/0):5 with lines lc rgb '\(colors[i % colors.count])' title 'theory: random clock, D = \(label(D))'" }.joined(separator: ", ")), \
               '' every ::1 using (strcol(1) eq '\(CSVValue.number(finite[0]))' ? $2 : 1/0):6 with lines lw 2 dt 2 lc rgb '#000000' title 'diffusion'
-            set title 'Tail: 1 - C_D(sigma)'; set logscale y; set yrange [1e-4:1.2]; set ylabel '1 - C'
+            set title 'Tail: 1 - C_D(σ)'; set key bottom right; set logscale y; set yrange [1e-4:1.2]; set ylabel '1 - C'
             plot \(finite.enumerated().map { i, D in "'\(context.path("random-clock.csv"))' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' && $3 < 1 ? $2 : 1/0):(1-$3) with points pt 7 ps 0.6 lc rgb '\(colors[i % colors.count])' title 'D = \(label(D))', '' every ::1 using (strcol(1) eq '\(CSVValue.number(D))' && $5 < 1 ? $2 : 1/0):(1-$5) with lines lc rgb '\(colors[i % colors.count])' notitle" }.joined(separator: ", "))
             unset multiplot
             """, width: 1400, height: 560)

@@ -128,7 +128,7 @@ public enum SpeciationGMMStudy: StudyKind {
         }
         let script = """
         set datafile separator ','
-        set title 'Speciation: two clones end in the same class (two-class mixture, exact population score); error bars ±1 SE ⊕ systematic' noenhanced
+        set title "Speciation on the two-class mixture: P(two clones end in the same class)\\nexact population score; error bars ±1 SE ⊕ step-halving systematic" noenhanced
         set xlabel 't / t_d,  t_d = ½ ln d  (h = 1)'; set ylabel 'φ(t)'
         set xrange [0.5:1.55]; set yrange [0.45:1.02]; set key bottom left
         \(Gnuplot.verticalLine(at: 1, label: "t_d = ½ ln d (h = 1)", colour: "gray30", inside: 0.04, tag: 1))
