@@ -9,7 +9,7 @@ struct SpeciationCommand: ParsableCommand {
         commandName: "speciation",
         abstract: "Speciation time of a dataset: spectral prediction beside a measured φ(t) and its crossing.",
         usage: UsageText.line("speciation", UsageText.data, UsageText.output, UsageText.threads, UsageText.times, UsageText.sde,
-                             "[--samples <n>] [--pairs <n>] [--estimator <clones|rb|uturn|all>] [--threshold <phi>] [--fit-samples <n>] [--full-dimensional] [--check-steps|--no-check-steps] [--out <file.csv>]"),
+                             "[--samples <n>] [--pairs <n>] [--estimator <clones|rb|uturn|all>] [--threshold <phi>] [--fit-samples <n>] [--full-dimensional] [--check-steps|--no-check-steps] [--out <file.csv>] [--score <kind> --patch <P> | --patch-schedule <file>] [--image-shape <HxW[xC]>]"),
         discussion: """
         Prediction (Docs/Theory.md §2.1–2.2): Λ = top eigenvalue of the unbiased covariance (Gram matrix when n < d; \
         exact d m̃² + σ² for a population gmm2), t_S = ½ln Λ (paper), ½ln(1+Λ) (curvature), ½ln(2Λ) (drift); \
@@ -21,7 +21,8 @@ struct SpeciationCommand: ParsableCommand {
         clones/uturn, or rb without a bracket: linear interpolation, SE from the bracketing SEs). \
         On labelled data a Gaussian mixture is fitted to the classes (Docs/Theory.md §2.5): φ_LDA (pooled covariance, \
         closed form, two classes) and φ_QDA (class covariances, Monte Carlo with --fit-samples) and their t_S. \
-        Class of an endpoint: label of the training point it lands on, or the mixture component. \
+        Class of an endpoint: label of the training point it lands on, or the mixture component; with a local \
+        --score (clones only, Docs/LocalScores.md §7) the clones end with m̂ and take the label of the nearest training image. \
         On a population two-class mixture (gmm2 without n) clones and U-turns run the exact 1-D reduction of the \
         backward SDE (M = m̂·x, Docs/Theory.md §2.4; --full-dimensional forces the d-dimensional run), with a \
         step-halving check (--check-steps) whose |φ_h − φ_{h/2}| is reported as "systematic" beside the SE.
@@ -33,6 +34,7 @@ struct SpeciationCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var timeGrid: TimeGridOptions<Self>
     @OptionGroup var sde: SDEOptions
+    @OptionGroup var local: LocalScoreOptions
     @Option(parsing: .unconditional, help: "Samples per time for rb (forward samples) and uturn (U-turn starts).") var samples = 2000
     @Option(parsing: .unconditional, help: "Clone pairs per time for the clones estimator.") var pairs = 2000
     @Option(help: "Estimator: clones, rb, uturn or all.") var estimator: EstimatorChoice = .rb
@@ -167,6 +169,11 @@ struct SpeciationCommand: ParsableCommand {
         var measurement = try SpeciationMeasurement(subject: subject, settings: sde.settings, threads: threadOptions.count)
         measurement.fullDimensional = fullDimensional
         measurement.checkSteps = checkSteps
+        if local.machine != nil {
+            guard case .dataset(let data, _) = subject else { throw ModelError("--score \(local.score.rawValue) needs image data, not a population", parameter: "score") }
+            guard estimator == .clones else { throw ModelError("--score \(local.score.rawValue) is measured with --estimator clones only", parameter: "estimator") }
+            measurement.localScore = try local.model(data)
+        }
         let prediction = try measurement.predict(threshold: threshold)
         warnDegenerateSpectrum(lambda: prediction.lambda)
         let grid = timeGrid.times?.values ?? SpeciationMeasurement.autoTimes(prediction, count: timeGrid.points)
@@ -197,7 +204,7 @@ struct SpeciationCommand: ParsableCommand {
         // Ratios use the primary t_S = ½ ln(1 + Λ) (Docs/Conventions.md "Which t_S to quote").
         let tS = prediction.tS.curvature
         let out = Output(
-            data: spec.description, n: n, d: d, score: n == nil ? "population (Gaussian mixture)" : "exact empirical",
+            data: spec.description, n: n, d: d, score: n == nil ? "population (Gaussian mixture)" : local.machine != nil ? "\(local.label), endpoint = nearest training image" : "exact empirical",
             lambda: prediction.lambda, eigenvalues: prediction.eigenvalues, usedGram: prediction.usedGram,
             lambdaPopulation: prediction.lambdaPopulation, tS: prediction.tS, phiInfinity: prediction.phiInfinity,
             classFractions: prediction.classFractions, classes: classes, threshold: threshold, tCrossTheory: prediction.tCrossTheory,

@@ -42,6 +42,28 @@ final class LocalScoreCommandTests: XCTestCase {
         XCTAssertNotEqual(even.status, 0)
     }
 
+    /// `speciation --score ls --estimator clones`: φ(t) by clones with nearest-image labels on the
+    /// schema envelope with binomial standard errors (Docs/LocalScores.md §7); other estimators are refused.
+    func testSpeciationClonesWithLocalScore() throws {
+        let common = ["speciation", "--data", "digits:classes=0,1,per-class=6", "--estimator", "clones", "--pairs", "24",
+                      "--times", "0.3,1", "--steps", "30", "--fit-samples", "0", "--json"]
+        let r = try CLI.run(common + ["--score", "ls", "--patch", "15"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        struct M: Decodable { var value: Double; var stderr: Double }
+        struct P: Decodable { var t: Double; var phi: M; var count: Int }
+        struct Out: Decodable { var score: String; var phi: [P] }
+        let out = try JSONDecoder().decode(Envelope<Out>.self, from: Data(r.stdout.utf8)).results
+        XCTAssertTrue(out.score.contains("nearest training image"), out.score)
+        XCTAssertEqual(out.phi.map(\.t), [0.3, 1])
+        for p in out.phi {
+            XCTAssertTrue((0...1).contains(p.phi.value))
+            XCTAssertEqual(p.phi.stderr, (p.phi.value * (1 - p.phi.value) / Double(p.count)).squareRoot(), accuracy: 1e-12)
+        }
+        let bad = try CLI.run(common.map { $0 == "clones" ? "rb" : $0 } + ["--score", "ls", "--patch", "3"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("clones only"), bad.stderr)
+    }
+
     func testSampleCommandWithLocalScore() throws {
         let r = try CLI.run(["sample", "--data", "digits:classes=0,1,per-class=10", "--score", "ls", "--patch", "3", "--samples", "4",
                              "--steps", "20", "--json"])

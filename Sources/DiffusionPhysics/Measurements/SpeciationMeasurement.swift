@@ -145,6 +145,9 @@ public struct SpeciationMeasurement: Sendable {
     /// Rerun clones/U-turns with half the step on common random numbers and report the difference
     /// as `PhiPoint.systematic` (exact 1-D reduction only: the d-dimensional runner draws its noise per step).
     public var checkSteps = false
+    /// A local machine on the dataset subject's images (Docs/LocalScores.md §7): the clones then run
+    /// it, end with m̂ and label each endpoint by its nearest training image (clones only).
+    public var localScore: LocalScore? = nil
 
     /// Largest step of the reduced dynamics: the settings' grid is halved until its steps are no longer
     /// than this (the reduction costs O(1) per step, so it affords a finer grid; Docs/Engine.md "Time grids").
@@ -259,6 +262,10 @@ public struct SpeciationMeasurement: Sendable {
             throw ModelError("the φ threshold must lie in (0, 1), got \(threshold)")
         }
         guard !times.isEmpty else { throw ModelError("no times to measure") }
+        if localScore != nil {
+            guard estimators == [.clones] else { throw ModelError("a local score is measured with --estimator clones only", parameter: "estimator") }
+            guard case .dataset = subject else { throw ModelError("a local score needs a dataset", parameter: "score") }
+        }
         let prediction = try predict(threshold: threshold)
         let T = resolvedHorizon(times, lambda: prediction.lambda), tMin = settings.tMin
         for t in times {
@@ -314,6 +321,11 @@ public struct SpeciationMeasurement: Sendable {
             case .clones:
                 let r: [CloneEstimate]
                 switch subject {
+                case .dataset(_, _) where localScore != nil:
+                    let local = localScore!
+                    r = try CloningExperiment(model: local, settings: sde, threads: threads, finalStep: .posteriorMean,
+                                              endpointLabel: .nearestImage(local.images))
+                        .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
                 case .dataset(let data, _):
                     r = try CloningExperiment(model: try EmpiricalScore(data), settings: sde, threads: threads)
                         .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
