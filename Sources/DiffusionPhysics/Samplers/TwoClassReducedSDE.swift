@@ -209,6 +209,29 @@ struct ReducedPath: Sendable {
                                       difference: MeanEstimate(rows.map { $0[k].1 - $0[k].0 }))
         }.sorted { $0.t < $1.t }
     }
+
+    /// The path of one reduced experiment: `times` deduplicated and sorted descending (each strictly
+    /// inside `grid`), inserted into the grid, with their node indices.
+    static func prepare(sde: TwoClassReducedSDE, grid: TimeGrid, times: [Double], checkSteps: Bool, stopThreshold: Double,
+                        what: String) throws -> (path: ReducedPath, times: [Double], nodes: [Int]) {
+        let sorted = Array(Set(times)).sorted(by: >)
+        guard let first = sorted.first, let last = sorted.last, first < grid.start, last > grid.end else {
+            throw ModelError("\(what) must lie strictly between t_end = \(grid.end) and T = \(grid.start)", parameter: "times")
+        }
+        guard stopThreshold > 0 else { throw ModelError("the stopping threshold must be > 0") }
+        let path = ReducedPath(sde: sde, grid: try grid.inserting(sorted), checkSteps: checkSteps, stopThreshold: stopThreshold)
+        return (path, sorted, path.nodes(sorted))
+    }
+
+    /// Runs `item` for items 0..<count in parallel chunks (each item's (coarse, fine) values per time)
+    /// and reduces the rows to estimates.
+    func estimate(times: [Double], count: Int, threads: Int,
+                  item: @escaping (Int) throws -> [(Double, Double)]) throws -> [ReducedPhiEstimate] {
+        let chunks = try Parallel.mapChunks(count: count, chunkSize: 256, threads: threads, makeWorkspace: { () }) { _, range in
+            try range.map(item)
+        }
+        return ReducedPath.estimates(times: times, rows: chunks.flatMap { $0 }, checkSteps: checkSteps)
+    }
 }
 
 /// The cloning experiment on the exact 1-D reduction of the two-class mixture (Docs/Theory.md
@@ -248,34 +271,27 @@ public struct ReducedCloningExperiment: Sendable {
     /// φ(t) with its SE (and discretisation error with `checkSteps`) at every branch time (strictly inside the grid).
     public func run(branchTimes: [Double], pairs: Int, seed: UInt64) throws -> [ReducedPhiEstimate] {
         guard pairs >= 2 else { throw ModelError("need at least two clone pairs", parameter: "pairs") }
-        let times = Array(Set(branchTimes)).sorted(by: >)
-        guard let first = times.first, let last = times.last, first < grid.start, last > grid.end else {
-            throw ModelError("branch times must lie strictly between t_end = \(grid.end) and T = \(grid.start)", parameter: "times")
-        }
-        guard stopThreshold > 0 else { throw ModelError("the stopping threshold must be > 0") }
-        let path = ReducedPath(sde: sde, grid: try grid.inserting(times), checkSteps: checkSteps, stopThreshold: stopThreshold)
-        let nodes = path.nodes(times), end = path.times.count - 1, sde = self.sde
-        let chunks = try Parallel.mapChunks(count: pairs, chunkSize: 256, threads: threads, makeWorkspace: { () }) { _, range in
-            try range.map { i -> [(Double, Double)] in
-                let rng = try StreamPlan.stream(.cloneTrunk, UInt64(i), seed: seed)
-                // The exact dynamics' law at the highest branch time is P_t itself: the trunk starts there.
-                var trunk = ReducedPath.State(sde.sample(t: first, rng: rng))
-                var at = nodes[0]
-                return nodes.map { node in
-                    path.advance(&trunk, from: at, to: node, stopping: false, rng: rng)
-                    at = node
-                    var a = ReducedPath.State(trunk.coarse), b = a
-                    a.fine = trunk.fine
-                    b.fine = trunk.fine
-                    path.advance(&a, from: node, to: end, stopping: true, rng: rng)
-                    path.advance(&b, from: node, to: end, stopping: true, rng: rng)
-                    let pa = path.endProbabilities(a, node: end), pb = path.endProbabilities(b, node: end)
-                    return (pa.coarse * pb.coarse + (1 - pa.coarse) * (1 - pb.coarse),
-                            pa.fine * pb.fine + (1 - pa.fine) * (1 - pb.fine))
-                }
+        let (path, times, nodes) = try ReducedPath.prepare(sde: sde, grid: grid, times: branchTimes, checkSteps: checkSteps,
+                                                           stopThreshold: stopThreshold, what: "branch times")
+        let first = times[0], end = path.times.count - 1, sde = self.sde
+        return try path.estimate(times: times, count: pairs, threads: threads) { i in
+            let rng = try StreamPlan.stream(.cloneTrunk, UInt64(i), seed: seed)
+            // The exact dynamics' law at the highest branch time is P_t itself: the trunk starts there.
+            var trunk = ReducedPath.State(sde.sample(t: first, rng: rng))
+            var at = nodes[0]
+            return nodes.map { node in
+                path.advance(&trunk, from: at, to: node, stopping: false, rng: rng)
+                at = node
+                var a = ReducedPath.State(trunk.coarse), b = a
+                a.fine = trunk.fine
+                b.fine = trunk.fine
+                path.advance(&a, from: node, to: end, stopping: true, rng: rng)
+                path.advance(&b, from: node, to: end, stopping: true, rng: rng)
+                let pa = path.endProbabilities(a, node: end), pb = path.endProbabilities(b, node: end)
+                return (pa.coarse * pb.coarse + (1 - pa.coarse) * (1 - pb.coarse),
+                        pa.fine * pb.fine + (1 - pa.fine) * (1 - pb.fine))
             }
         }
-        return ReducedPath.estimates(times: times, rows: chunks.flatMap { $0 }, checkSteps: checkSteps)
     }
 }
 
@@ -298,26 +314,19 @@ public struct ReducedUTurnExperiment: Sendable {
 
     public func run(times: [Double], samples: Int, seed: UInt64) throws -> [ReducedPhiEstimate] {
         guard samples >= 2 else { throw ModelError("need at least two U-turn samples", parameter: "pairs") }
-        let sorted = Array(Set(times)).sorted(by: >)
-        guard let first = sorted.first, let last = sorted.last, first < grid.start, last > grid.end else {
-            throw ModelError("U-turn times must lie strictly between t_end = \(grid.end) and T = \(grid.start)", parameter: "times")
-        }
-        guard stopThreshold > 0 else { throw ModelError("the stopping threshold must be > 0") }
-        let path = ReducedPath(sde: sde, grid: try grid.inserting(sorted), checkSteps: checkSteps, stopThreshold: stopThreshold)
-        let nodes = path.nodes(sorted), end = path.times.count - 1, sde = self.sde
-        let chunks = try Parallel.mapChunks(count: samples, chunkSize: 256, threads: threads, makeWorkspace: { () }) { _, range in
-            try range.map { i -> [(Double, Double)] in
-                let rng = try StreamPlan.stream(.uTurnOrigin, UInt64(i), seed: seed)
-                let c0: Double = rng.uniform() < 0.5 ? 1 : -1
-                let g = rng.gaussian(), xi = rng.gaussian()
-                return zip(sorted, nodes).map { t, node in
-                    var s = ReducedPath.State((c0 * sde.meanNorm + sde.sigma * g) * exp(-t) + ForwardProcess.delta(t).squareRoot() * xi)
-                    path.advance(&s, from: node, to: end, stopping: true, rng: rng)
-                    let p = path.endProbabilities(s, node: end)
-                    return c0 > 0 ? (p.coarse, p.fine) : (1 - p.coarse, 1 - p.fine)
-                }
+        let (path, sorted, nodes) = try ReducedPath.prepare(sde: sde, grid: grid, times: times, checkSteps: checkSteps,
+                                                            stopThreshold: stopThreshold, what: "U-turn times")
+        let end = path.times.count - 1, sde = self.sde
+        return try path.estimate(times: sorted, count: samples, threads: threads) { i in
+            let rng = try StreamPlan.stream(.uTurnOrigin, UInt64(i), seed: seed)
+            let c0: Double = rng.uniform() < 0.5 ? 1 : -1
+            let g = rng.gaussian(), xi = rng.gaussian()
+            return zip(sorted, nodes).map { t, node in
+                var s = ReducedPath.State((c0 * sde.meanNorm + sde.sigma * g) * exp(-t) + ForwardProcess.delta(t).squareRoot() * xi)
+                path.advance(&s, from: node, to: end, stopping: true, rng: rng)
+                let p = path.endProbabilities(s, node: end)
+                return c0 > 0 ? (p.coarse, p.fine) : (1 - p.coarse, 1 - p.fine)
             }
         }
-        return ReducedPath.estimates(times: sorted, rows: chunks.flatMap { $0 }, checkSteps: checkSteps)
     }
 }
