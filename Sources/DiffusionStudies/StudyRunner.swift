@@ -125,7 +125,7 @@ public enum StudyRunner {
     public static var kinds: [String: any StudyKind.Type] {
         let all: [any StudyKind.Type] = [RegimesStudy.self, SpeciationGMMStudy.self, CollapseGMMStudy.self, SpeciationRealStudy.self,
                                          CollapseRealStudy.self, MemorizationNoveltyStudy.self, TheoryPanelsStudy.self, PoissonFlowStudy.self,
-                                         PFGMClaimsStudy.self, CurieWeissStudy.self]
+                                         PFGMClaimsStudy.self, CurieWeissStudy.self, LocalScoresStudy.self]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.measurement, $0) })
     }
 

@@ -91,5 +91,46 @@ final class CrossingTests: XCTestCase {
         XCTAssertGreaterThan(spread / se, 1 / 1.5, "spread \(spread) vs SE \(se)")
         XCTAssertLessThan(spread / se, 1.5, "spread \(spread) vs SE \(se)")
     }
-}
+    // MARK: Fitted crossings of curves of independent estimates (clones)
 
+    /// On an exactly linear curve the fitted crossing is the root of the line, and the interpolation
+    /// agrees (systematic 0); on a curved one the systematic is the distance to the interpolation.
+    func testFittedCrossingOfExactCurves() throws {
+        let times = [0.2, 0.5, 0.9, 1.4, 2.0, 2.7]
+        let line = times.map { 1.0 - 0.2 * $0 }
+        let c = try XCTUnwrap(FittedCrossing.solve(times: times, values: line, errors: Array(repeating: 0.01, count: 6), level: 0.775))
+        XCTAssertEqual(c.t, 1.125, accuracy: 1e-12)
+        XCTAssertEqual(c.systematic, 0, accuracy: 1e-12)
+        XCTAssertEqual(c.points, 4)
+        let curved = times.map { exp(-$0) }
+        let k = try XCTUnwrap(FittedCrossing.solve(times: times, values: curved, errors: Array(repeating: 0.01, count: 6), level: 0.5))
+        let interp = try XCTUnwrap(LevelCrossing.find(times: times, values: curved, errors: Array(repeating: 0.01, count: 6), level: 0.5))
+        XCTAssertEqual(k.systematic, abs(k.t - interp.t), accuracy: 1e-15)
+        XCTAssertEqual(k.t, log(2), accuracy: 0.1)
+        XCTAssertNil(FittedCrossing.solve(times: times, values: line, errors: Array(repeating: 0.01, count: 6), level: 0.1))
+    }
+
+    /// The delta-method SE of the fitted crossing matches the spread over 200 noisy replicas of a
+    /// linear curve (binomial-sized errors; ratio within [0.8, 1.25]: the spread of 200 values has a
+    /// relative SE of 5 %) and the crossing is unbiased within 4 SE of the mean.
+    func testFittedCrossingErrorMatchesReplicaSpread() throws {
+        let times = [0.1, 0.3, 0.6, 1.0, 1.5, 2.1, 2.8]
+        let truth = times.map { 0.98 - 0.18 * $0 }
+        let errors = truth.map { ($0 * (1 - $0) / 400).squareRoot() }
+        let rng = RandomStream(seed: 11, domain: .bootstrap)
+        var roots: [Double] = [], ses: [Double] = []
+        for _ in 0..<200 {
+            let noisy = zip(truth, errors).map { $0 + $1 * rng.gaussian() }
+            guard let c = FittedCrossing.solve(times: times, values: noisy, errors: errors, level: 0.775) else { continue }
+            roots.append(c.t)
+            ses.append(c.standardError)
+        }
+        XCTAssertGreaterThan(roots.count, 190)
+        let m = MeanEstimate(roots)
+        let spread = m.standardError * Double(roots.count).squareRoot()
+        let se = ses.reduce(0, +) / Double(ses.count)
+        XCTAssertEqual(m.mean, 0.205 / 0.18, accuracy: 4 * m.standardError + 1e-3)
+        XCTAssertGreaterThan(se / spread, 0.8)
+        XCTAssertLessThan(se / spread, 1.25)
+    }
+}

@@ -94,3 +94,58 @@ public struct LevelCrossing: Sendable, Codable, Equatable {
         }
     }
 }
+
+/// The level crossing of a noisy monotone curve measured at discrete times with independent
+/// errors (clone curves): solved from a weighted least-squares line through the points around
+/// the crossing, not read off the grid (Docs/Conventions.md "Error bars").
+///
+/// The window is the bracketing pair and one neighbour on each side (up to four points); the
+/// line v(t) = a + b t is fitted with weights 1/σ_k² (σ_k floored at `errorFloor`, so points
+/// measured as exactly 0 or 1 keep a finite weight) and solved, t* = (level − a)/b. Its standard
+/// error is the delta method on the fit covariance, Var t* = (Var a + 2t* Cov(a,b) + t*² Var b)/b².
+/// `systematic` is the model dependence: |t* − t_interp|, t_interp the two-point interpolation of
+/// `LevelCrossing.find` (the curve's curvature across the window).
+public struct FittedCrossing: Sendable, Codable, Equatable {
+    public var t: Double
+    public var standardError: Double
+    public var systematic: Double
+    /// Number of points in the fit.
+    public var points: Int
+
+    enum CodingKeys: String, CodingKey { case t = "value", standardError = "stderr", systematic, points }
+
+    public init(t: Double, standardError: Double, systematic: Double, points: Int) {
+        (self.t, self.standardError, self.systematic, self.points) = (t, standardError, systematic, points)
+    }
+
+    /// Nil when the curve does not cross `level` between two of its points.
+    public static func solve(times: [Double], values: [Double], errors: [Double], level: Double,
+                             errorFloor: Double = 1e-3) -> FittedCrossing? {
+        guard times.count == values.count, times.count == errors.count, times.count >= 2,
+              let interp = LevelCrossing.find(times: times, values: values, errors: errors, level: level) else { return nil }
+        let order = times.indices.sorted { times[$0] < times[$1] }
+        // The bracketing pair in sorted order, and one neighbour each side.
+        guard let k = (0..<(order.count - 1)).first(where: { k in
+            let va = values[order[k]] - level, vb = values[order[k + 1]] - level
+            return va == 0 || va * vb < 0
+        }) else { return nil }
+        let window = order[max(0, k - 1)...min(order.count - 1, k + 2)]
+        var sw = 0.0, st = 0.0, stt = 0.0, sv = 0.0, stv = 0.0
+        for i in window {
+            let w = 1 / pow(max(errors[i], errorFloor), 2)
+            sw += w; st += w * times[i]; stt += w * times[i] * times[i]; sv += w * values[i]; stv += w * times[i] * values[i]
+        }
+        let det = sw * stt - st * st
+        guard det > 0 else { return nil }
+        let b = (sw * stv - st * sv) / det, a = (stt * sv - st * stv) / det
+        guard b != 0, b.isFinite else { return nil }
+        let t = (level - a) / b
+        // The fitted root must stay inside the window; else the line is not a description there.
+        guard let lo = window.map({ times[$0] }).min(), let hi = window.map({ times[$0] }).max(), t >= lo, t <= hi else {
+            return FittedCrossing(t: interp.t, standardError: interp.standardError, systematic: 0, points: 2)
+        }
+        let varA = stt / det, varB = sw / det, cov = -st / det
+        let variance = (varA + 2 * t * cov + t * t * varB) / (b * b)
+        return FittedCrossing(t: t, standardError: max(variance, 0).squareRoot(), systematic: abs(t - interp.t), points: window.count)
+    }
+}
