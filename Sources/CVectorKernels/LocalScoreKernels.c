@@ -90,7 +90,7 @@ long lsk_ls_scratch(long H, long W, long C, long r) {
     long rv = r < H - 1 ? r : H - 1, rh = r < W - 1 ? r : W - 1;
     long S = (W + 2 * rh + 1 + 7) & ~7L, hw = H * W;
     (void)C;
-    return (hw + 8) + (H + 2 * rv + 1) * W + 8 + S + 8 + 3 * (hw + 8);
+    return (W + 8) + (H + 2 * rv + 1) * W + (W + 8) + H * S + 8 + 3 * (hw + 8) + S + 8;  // + S/8 masks of 8 words, aligned slack
 }
 
 void lsk_ls_posterior(long H, long W, long C, long r, const double *x, const double *images, long n, double decay,
