@@ -161,6 +161,17 @@ public struct PixelPosteriorAccumulator: Sendable {
 
 /// Image loops of the local scores (Docs/LocalScores.md §3).
 public enum PatchKernels {
+    /// out[i] = eˣ⁽ⁱ⁾ through the engine's vector exp (`VectorMath.exp` without allocating): for
+    /// benchmark floors that must stay in cache.
+    public static func exp(_ x: [Double], into out: inout [Double]) {
+        precondition(out.count >= x.count, "exp(into:): sizes")
+        x.withUnsafeBufferPointer { xs in
+            out.withUnsafeMutableBufferPointer { o in
+                if let xb = xs.baseAddress, let ob = o.baseAddress { vk_exp(xb, ob, x.count) }
+            }
+        }
+    }
+
     /// The P × P × C patches of `image` centred at `positions` (rows of the result, entries in
     /// (row offset, column offset, channel) order); outside the image zero, or the periodic
     /// continuation if `circular`.
