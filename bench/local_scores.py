@@ -14,8 +14,8 @@ Docs/LocalScores.md §3 ("Algorithms"):
 Serve mode (used by `diffphys bench --local --python PY`, which interleaves one request per
 repetition with its own timings): one JSON request per stdin line
   {"machine": "ls", "n": 2000, "H": 28, "W": 28, "P": 3, "t": 0.3,
-   "images": "/tmp/…/images.f64", "x": "/tmp/…/x.f64", "values": true}
-(raw little-endian float64 files: n x H*W images, H*W noisy image) -> one JSON line
+   "images": "/tmp/…/images2000.npy", "x": "/tmp/…/x.npy", "values": true}
+(float64 .npy files: n x H*W images, H*W noisy image) -> one JSON line
   {"seconds": s, "mean": [...], "y2": [...], "entropy": [...]}  (the arrays only if "values").
 """
 import json
@@ -139,9 +139,9 @@ def serve():
         q = json.loads(line)
         H, W, n = q["H"], q["W"], q["n"]
         if q["images"] not in cache:
-            cache[q["images"]] = np.fromfile(q["images"], dtype="<f8").reshape(n, H * W)
+            cache[q["images"]] = np.load(q["images"]).reshape(n, H * W)
         A = cache[q["images"]]
-        x = np.fromfile(q["x"], dtype="<f8")
+        x = np.load(q["x"]).reshape(H * W)
         t0 = time.perf_counter()
         mean, y2, entropy = STEPS[q["machine"]](x, A, H, W, q["P"], q["t"])
         seconds = time.perf_counter() - t0

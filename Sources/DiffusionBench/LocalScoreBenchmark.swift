@@ -79,11 +79,6 @@ public struct LocalScoreBenchmark: Sendable, Codable {
         }
     }
 
-    static func writeRaw(_ values: [Double], to path: String) throws {
-        let data = values.withUnsafeBufferPointer { Data(buffer: $0) }   // little-endian hosts only (x86-64, arm64)
-        try data.write(to: URL(fileURLWithPath: path))
-    }
-
     /// The standard set: LS at n = 200 and 2000, ELS and bbELS at n = 200; P = 3, 9, 15.
     public static let standard: [(LocalMachine, Int, Int)] = [
         (.ls, 200, 3), (.ls, 200, 9), (.ls, 200, 15), (.ls, 2000, 3), (.ls, 2000, 9), (.ls, 2000, 15),
@@ -102,7 +97,7 @@ public struct LocalScoreBenchmark: Sendable, Codable {
         for (machine, n, p) in list {
             if loaded[n] == nil {
                 loaded[n] = try DatasetSpec.parse("fashion-mnist:classes=1,9,per-class=\(n / 2)").load(seed: 1)
-                if server != nil { try writeRaw(loaded[n]!.points.storage, to: "\(dir)/images\(n).f64") }
+                if server != nil { try loaded[n]!.points.writeNPY(to: "\(dir)/images\(n).npy") }
             }
             let data = loaded[n]!
             let model = try LocalScore(machine: machine, dataset: data, patch: .fixed(p))
@@ -110,10 +105,10 @@ public struct LocalScoreBenchmark: Sendable, Codable {
             let x = (0..<data.d).map { exp(-t) * data.points[0, $0] + ForwardProcess.delta(t).squareRoot() * rng.gaussian() }
             let reference = try model.posterior(at: x, t: t, sources: false)
             let s = model.shape
-            let xPath = "\(dir)/x.f64"
-            if server != nil { try writeRaw(x, to: xPath) }
+            let xPath = "\(dir)/x.npy"
+            if server != nil { try NPYLoader.write(values: x, shape: [x.count], to: xPath) }
             let request: [String: Any] = ["machine": machine.rawValue, "n": data.n, "H": s.height, "W": s.width, "P": p, "t": t,
-                                          "images": "\(dir)/images\(n).f64", "x": xPath]
+                                          "images": "\(dir)/images\(n).npy", "x": xPath]
             var numpyDiff: Double?
             if let server, s.channels == 1 {
                 var q = request
