@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, each importing only the ones above it in this list:
 //   CGSL, COpenBLAS, CZlib   C system libraries (Debian: libgsl-dev, libopenblas-dev, zlib1g-dev)
-//   CVectorKernels           the softmax's vector loops in C, built per x86-64 level, chosen at run time
+//   CVectorKernels           the softmax's and local scores' vector loops in C, built per x86-64 level, chosen at run time
 //   GSLKit                   thin, safe Swift wrappers: errors instead of aborts, owned resources;
 //                            the only Swift code that touches raw pointers
 //   DiffusionPhysics         datasets, forward process, scores and kernels, samplers, measurements, theory
@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CGSL", path: "Sources/CGSL", pkgConfig: "gsl",
                        providers: [.apt(["libgsl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "CVectorKernels", exclude: ["VectorKernelsBody.inc"]),
+        .target(name: "CVectorKernels", exclude: ["VectorKernelsBody.inc", "VectorPrimitives.inc", "VectorLevels.inc", "LocalScoreKernelsBody.inc"]),
         .target(name: "GSLKit", dependencies: ["COpenBLAS", "CGSL", "CZlib", "CVectorKernels"]),
         .target(name: "DiffusionPhysics", dependencies: ["GSLKit"]),
         .target(name: "DiffusionStudies", dependencies: ["DiffusionPhysics", "GSLKit"]),

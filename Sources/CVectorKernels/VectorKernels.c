@@ -1,18 +1,9 @@
 // See include/VectorKernels.h. The bodies (VectorKernelsBody.inc) are written with GCC/Clang
-// vector extensions, eight doubles per vector, and compiled here once per instruction-set level:
-// AVX-512, AVX2 + FMA, and the baseline. Products followed by sums contract to FMA where the level
-// has it. Each public entry point dispatches on the CPU's features (detected once).
+// vector extensions, eight doubles per vector, and compiled once per instruction-set level by
+// VectorLevels.inc: AVX-512, AVX2 + FMA, and the baseline. Products followed by sums contract to FMA
+// where the level has it. Each public entry point dispatches on the CPU's features (detected once).
 #include "VectorKernels.h"
-#include <string.h>
-
-#pragma STDC FP_CONTRACT ON
-// The helpers pass eight-double vectors by value; all are static and inlined, so no ABI is crossed.
-#pragma clang diagnostic ignored "-Wpsabi"
-
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8l __attribute__((vector_size(64)));
-typedef unsigned long long v8u __attribute__((vector_size(64)));
-typedef float v8f __attribute__((vector_size(32)));
+#include "VectorTypes.h"
 
 // ---- Ziggurat tables and the scalar parts of the lane Gaussian streams (baseline code, shared by
 // every level so that all levels draw the same numbers) ----
@@ -98,28 +89,9 @@ static double vk_gauss_lane(unsigned long long *s, int l) {
     return vk_zig_slow(s, l, u, idx);
 }
 
-#define VK(name) name##_base
-#include "VectorKernelsBody.inc"
-#undef VK
-
-#if defined(__x86_64__) && defined(__clang__)
-#define VK_HAS_LEVELS 1
-#pragma clang attribute push (__attribute__((target("avx2,fma"))), apply_to = function)
-#define VK(name) name##_avx2
-#include "VectorKernelsBody.inc"
-#undef VK
-#pragma clang attribute pop
-
-#pragma clang attribute push (__attribute__((target("avx512f,avx512dq,avx2,fma"))), apply_to = function)
-#define VK(name) name##_avx512
-#include "VectorKernelsBody.inc"
-#undef VK
-#pragma clang attribute pop
-#endif
-
 /// 0 = baseline, 1 = AVX2 + FMA, 2 = AVX-512.
 static int vk_level(void) {
-#ifdef VK_HAS_LEVELS
+#if defined(__x86_64__) && defined(__clang__)
     static int level = -1;
     int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
     if (l < 0) {
@@ -135,26 +107,11 @@ static int vk_level(void) {
 #endif
 }
 
-int vk_instruction_level(void) { return vk_level(); }
+#define VK_LEVEL() vk_level()
+#define VK_BODY "VectorKernelsBody.inc"
+#include "VectorLevels.inc"
 
-// Each entry point runs its body at the level of this CPU.
-#ifdef VK_HAS_LEVELS
-#define VK_DISPATCH(name, ...) \
-    switch (vk_level()) { \
-    case 2: return name##_avx512(__VA_ARGS__); \
-    case 1: return name##_avx2(__VA_ARGS__); \
-    } \
-    return name##_base(__VA_ARGS__)
-#define VK_DISPATCH_VOID(name, ...) \
-    switch (vk_level()) { \
-    case 2: name##_avx512(__VA_ARGS__); return; \
-    case 1: name##_avx2(__VA_ARGS__); return; \
-    } \
-    name##_base(__VA_ARGS__)
-#else
-#define VK_DISPATCH(name, ...) return name##_base(__VA_ARGS__)
-#define VK_DISPATCH_VOID(name, ...) name##_base(__VA_ARGS__)
-#endif
+int vk_instruction_level(void) { return vk_level(); }
 
 void vk_exp(const double *x, double *out, long n) { VK_DISPATCH_VOID(vk_exp, x, out, n); }
 

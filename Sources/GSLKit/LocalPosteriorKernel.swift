@@ -64,7 +64,8 @@ public struct PixelPosteriorAccumulator: Sendable {
         precondition(rows <= dots.rows && queryNorms.count >= rows && pixelIndex.count >= rows
                      && entryNorms.count == cols && centres.count == cols * channels, "mergeRows: sizes")
         precondition(pixelIndex.prefix(rows).allSatisfy { $0 >= 0 && $0 < pixels }, "mergeRows: pixel index")
-        if scratch.count < 2 * cols { scratch = Array(repeating: 0, count: 2 * cols) }
+        let need = lsk_merge_rows_scratch(cols, channels)
+        if scratch.count < need { scratch = Array(repeating: 0, count: need) }
         var logMass = [Double](repeating: 0, count: rows)
         if rows == 0 || cols == 0 { return logMass.map { _ in -Double.infinity } }
         let C = channels
@@ -100,15 +101,22 @@ public struct PixelPosteriorAccumulator: Sendable {
         return logMass
     }
 
-    /// Replaces the state by the reduction over n images with one entry per pixel each (LS):
-    /// `logWeights` is n × pixels, `images` n × (pixels·C) centre values. Two passes (max, then sums),
-    /// one exp per (pixel, image).
-    public mutating func reduceImages(logWeights: Matrix<Double>, images: Matrix<Double>) {
-        precondition(logWeights.columns == pixels && images.columns == pixels * channels && images.rows == logWeights.rows,
-                     "reduceImages: sizes")
-        if scratch.count < 2 * pixels { scratch = Array(repeating: 0, count: 2 * pixels) }
-        let n = logWeights.rows, C = channels
-        logWeights.storage.withUnsafeBufferPointer { lw in
+    /// Replaces the state by the LS reduction over the n images (rows of `images`, each H × W × C) at
+    /// the noisy image x (Docs/LocalScores.md §3): per image the log weights
+    /// L(i) = −Σ_{p ∈ Ω_i ∩ image} |x(p) − decay·a(p)|²/(2σ²) by the difference form and box sums
+    /// (column cumulative sums, row prefix sums: cost independent of P = 2·radius + 1), merged at once
+    /// into the online log-sum-exp (one exp per pixel and image, no n × HW intermediate). If
+    /// `logWeights` has n rows it receives L (n × HW); pass a 0-row matrix to skip it.
+    public mutating func reduceLS(height: Int, width: Int, radius: Int, x: [Double], images: Matrix<Double>,
+                                  decay: Double, sigma2: Double, logWeights: inout Matrix<Double>) {
+        let C = channels, hw = height * width, n = images.rows
+        precondition(hw == pixels && x.count == hw * C && images.columns == hw * C && n >= 1 && radius >= 0,
+                     "reduceLS: sizes")
+        precondition(logWeights.rows == 0 || (logWeights.rows == n && logWeights.columns == hw), "reduceLS: logWeights")
+        let need = lsk_ls_scratch(height, width, C, radius)
+        if scratch.count < need { scratch = Array(repeating: 0, count: need) }
+        let wantL = logWeights.rows > 0
+        x.withUnsafeBufferPointer { px in
             images.storage.withUnsafeBufferPointer { im in
                 m.withUnsafeMutableBufferPointer { pm in
                     s1.withUnsafeMutableBufferPointer { p1 in
@@ -116,9 +124,12 @@ public struct PixelPosteriorAccumulator: Sendable {
                             sl.withUnsafeMutableBufferPointer { pl in
                                 sc.withUnsafeMutableBufferPointer { pc in
                                     scratch.withUnsafeMutableBufferPointer { sp in
-                                        lsk_reduce_images(n, pixels, C, lw.baseAddress!, im.baseAddress!, pm.baseAddress!,
-                                                          p1.baseAddress!, p2.baseAddress!, pl.baseAddress!, pc.baseAddress!,
-                                                          sp.baseAddress!)
+                                        logWeights.storage.withUnsafeMutableBufferPointer { lw in
+                                            lsk_ls_posterior(height, width, C, radius, px.baseAddress!, im.baseAddress!, n,
+                                                             decay, 0.5 / sigma2, pm.baseAddress!, p1.baseAddress!,
+                                                             p2.baseAddress!, pl.baseAddress!, pc.baseAddress!,
+                                                             wantL ? lw.baseAddress! : nil, sp.baseAddress!)
+                                        }
                                     }
                                 }
                             }
@@ -150,44 +161,13 @@ public struct PixelPosteriorAccumulator: Sendable {
 
 /// Image loops of the local scores (Docs/LocalScores.md §3).
 public enum PatchKernels {
-    /// LS log weights of one image a against the noisy image x (both H × W × C), by the difference
-    /// form D(p) = |x(p) − decay·a(p)|² and 2-D cumulative sums (cost independent of P):
-    /// L(i) = −Σ_{p ∈ Ω_i ∩ image} D(p)/(2σ²), Ω_i the P × P window centred on i, P = 2r + 1.
-    public static func boxLogWeights(height: Int, width: Int, channels: Int, radius: Int, x: [Double],
-                                     image: ArraySlice<Double>, decay: Double, sigma2: Double,
-                                     into out: inout [Double], cumulative: inout [Double]) {
-        let d = height * width * channels
-        precondition(x.count == d && image.count == d && out.count >= height * width, "boxLogWeights: sizes")
-        if cumulative.count < (height + 1) * (width + 1) { cumulative = Array(repeating: 0, count: (height + 1) * (width + 1)) }
-        x.withUnsafeBufferPointer { px in
-            image.withUnsafeBufferPointer { pa in
-                out.withUnsafeMutableBufferPointer { po in
-                    cumulative.withUnsafeMutableBufferPointer { pc in
-                        lsk_box_log_weights(height, width, channels, radius, px.baseAddress!, pa.baseAddress!, decay,
-                                            0.5 / sigma2, po.baseAddress!, pc.baseAddress!)
-                    }
-                }
-            }
-        }
-    }
-
-    /// `boxLogWeights` for every row of `images` (n × H·W·C) at once, into `out` (n × H·W).
-    public static func boxLogWeights(height: Int, width: Int, channels: Int, radius: Int, x: [Double],
-                                     images: Matrix<Double>, decay: Double, sigma2: Double, into out: inout Matrix<Double>) {
-        let d = height * width * channels, hw = height * width
-        precondition(x.count == d && images.columns == d && out.columns == hw && out.rows >= images.rows, "boxLogWeights: sizes")
-        var cum = [Double](repeating: 0, count: (height + 1) * (width + 1))
-        let n = images.rows
-        x.withUnsafeBufferPointer { px in
-            images.storage.withUnsafeBufferPointer { pa in
-                out.storage.withUnsafeMutableBufferPointer { po in
-                    cum.withUnsafeMutableBufferPointer { pc in
-                        for mu in 0..<n {
-                            lsk_box_log_weights(height, width, channels, radius, px.baseAddress!, pa.baseAddress! + mu * d, decay,
-                                                0.5 / sigma2, po.baseAddress! + mu * hw, pc.baseAddress!)
-                        }
-                    }
-                }
+    /// out[i] = eˣ⁽ⁱ⁾ through the engine's vector exp (`VectorMath.exp` without allocating): for
+    /// benchmark floors that must stay in cache.
+    public static func exp(_ x: [Double], into out: inout [Double]) {
+        precondition(out.count >= x.count, "exp(into:): sizes")
+        x.withUnsafeBufferPointer { xs in
+            out.withUnsafeMutableBufferPointer { o in
+                if let xb = xs.baseAddress, let ob = o.baseAddress { vk_exp(xb, ob, x.count) }
             }
         }
     }

@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         usage: """
         diffphys bench [--batch <B>] [--n <n>] [--d <d>] [--repeat <k>] [--kernel-only] [--verbose] [--fmnist-samples <n>] [--threads <threads>] [--json]
         diffphys bench --load [--python <python>] [--json]
-        diffphys bench --local [--repeat <k>] [--threads <threads>] [--json]
+        diffphys bench --local [--repeat <k>] [--python <python>] [--threads <threads>] [--json]
         diffphys bench --clones <d> [--clone-pairs <n>] [--clone-times <t,…>] [--clone-steps <k>] [--clone-reference-pairs <n>] [--threads <threads>] [--json]
         """,
         discussion: """
@@ -36,9 +36,9 @@ struct BenchCommand: ParsableCommand {
     var fmnistSamples: Int = 0
     @Flag(help: "Instead of the score kernels: time loading all 60000 Fashion-MNIST training images (gunzip, decode, x/255, centring) and its peak memory, beside numpy (bench/load_numpy.py) when --python has numpy (default: off).")
     var load = false
-    @Flag(help: "Instead of the score kernels: time one sample-step of the local machines (LS n = 200, 2000; ELS, bbELS n = 200; P = 3, 9, 15) on Fashion-MNIST beside the numpy figures of Docs/LocalScores.md §3 (default: off).")
+    @Flag(help: "Instead of the score kernels: time one sample-step of the local machines (LS n = 200, 2000; ELS, bbELS n = 200; P = 3, 9, 15) on Fashion-MNIST beside floors and numpy (bench/local_scores.py) measured interleaved (default: off).")
     var local = false
-    @Option(parsing: .unconditional, help: "Python with numpy for the --load reference ('none': skip).")
+    @Option(parsing: .unconditional, help: "Python with numpy for the --load and --local references ('none': skip; default: python3).")
     var python: String = "python3"
     @Option(parsing: .unconditional, help: "Instead of the score kernels: time full-dimensional batched clones on gmm2:d=D,mtilde=1,sigma=1 at this d (default: off).")
     var clones: Int?

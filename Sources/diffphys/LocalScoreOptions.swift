@@ -163,20 +163,28 @@ extension SampleCommand {
 }
 
 extension BenchCommand {
-    /// `diffphys bench --local`: the local machines against the numpy figures of Docs/LocalScores.md §3.
+    /// `diffphys bench --local`: the local machines beside their floors and the numpy reference, interleaved.
     func runLocal() throws {
-        let r = try LocalScoreBenchmark.run(repetitions: repetitions)
+        let r = try LocalScoreBenchmark.run(repetitions: repetitions, python: python == "none" ? nil : python,
+                                            blasThreads: threadOptions.count)
         if json {
             print(try JSONOutput.encode(r))
             return
         }
-        print("local machines, one sample-step (m̂, Y2, entropy at one image), Fashion-MNIST 28x28, t = 0.3, medians of \(repetitions); floor = the same exps (+ the same BLAS products for ELS/bbELS), interleaved")
+        print("local machines, one sample-step (m̂, Y2, entropy at one image), Fashion-MNIST 28x28, t = 0.3, medians of \(repetitions), "
+              + "interleaved per repetition: ours, floor = the same exps (+ the same BLAS products for ELS/bbELS; LS also the exps in cache), numpy (bench/local_scores.py)")
         for c in r.cases {
-            let np = c.numpySeconds.map { String(format: "   numpy (Docs/LocalScores.md §3) %.3f s = %.1f× ours", $0, c.numpyOverOurs!) } ?? ""
             let name = c.machine.padding(toLength: 6, withPad: " ", startingAt: 0)
-            print("  \(name)" + String(format: " n=%5d P=%2d  T=%.2e  %9.4f s [%.4f, %.4f]  floor %.4f s  ours/floor %.2f", c.n, c.patch,
-                                                 c.triples, c.seconds.median, c.seconds.min, c.seconds.max,
-                                                 c.floorSeconds.median, c.oursOverFloor) + np)
+            var line = "  \(name)" + String(format: " n=%5d P=%2d  T=%.2e  %9.4f s [%.4f, %.4f]  ours/floor %.2f", c.n, c.patch,
+                                                  c.triples, c.seconds.median, c.seconds.min, c.seconds.max, c.oursOverFloor)
+            if let q = c.oursOverCacheFloor { line += String(format: "  ours/exps-in-cache %.2f", q) }
+            if let q = c.oursOverNumpy, let np = c.numpySeconds {
+                line += String(format: "  ours/numpy %.3f (numpy %.4f s)", q, np.median)
+                if let d = c.numpyMaxDifference { line += String(format: " |Δ| %.1e", d) }
+            } else {
+                line += "  numpy: not run (--python none, or no numpy)"
+            }
+            print(line)
         }
     }
 }

@@ -208,6 +208,34 @@ final class LocalScoreTests: XCTestCase {
         }
     }
 
+    /// The vector paths of the kernels (rows of ≥ 8 pixels, partial vectors, windows wider than the
+    /// image, C = 3, n not a multiple of anything) against the same brute force.
+    func testFastKernelsEqualBruteForceOnWiderImages() throws {
+        let cases: [(ImageShape, [LocalMachine], [Int])] = [
+            (try ImageShape(height: 9, width: 11), LocalMachine.allCases, [1, 3, 5]),
+            (try ImageShape(height: 6, width: 17), [.ls], [3, 7, 15, 41]),
+            (try ImageShape(height: 8, width: 9, channels: 3), [.ls, .bbels], [3, 9]),
+        ]
+        for (k, (s, machines, patches)) in cases.enumerated() {
+            let n = 5 + k
+            let images = (0..<n).map { Self.random(s.dimension, seed: UInt64(300 + 10 * k + $0)) }
+            let x = Self.random(s.dimension, seed: UInt64(700 + k))
+            for m in machines {
+                for p in patches where !(m == .els && p > min(s.height, s.width)) {
+                    for t in [0.05, 0.8] {
+                        let post = try Self.machine(m, images, s, p).posterior(at: x, t: t)
+                        let b = Self.brute(m, images: images, shape: s, patch: p, x: x, t: t)
+                        let tag = "\(m) \(s) P=\(p) t=\(t)"
+                        XCTAssertLessThan(Self.maxDiff(post.posteriorMean, b.mean), 1e-11, tag)
+                        XCTAssertLessThan(Self.maxDiff(post.participationRatio, b.y2), 1e-11, tag)
+                        XCTAssertLessThan(Self.maxDiff(post.entropy, b.entropy), 1e-10, tag)
+                        XCTAssertEqual(post.imageMass.reduce(0, +), 1, accuracy: 1e-12, tag)
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: §2 limits
 
     func testFullWindowLimitsEqualGlobalScore() throws {

@@ -169,11 +169,10 @@ public final class LocalScore: ScoreModel, @unchecked Sendable {
         let p = rule.patch(at: t), r = (p - 1) / 2
         let delta = ForwardProcess.delta(t), decay = exp(-t)
         var acc = PixelPosteriorAccumulator(pixels: hw, channels: C)
-        var logMass = Matrix<Double>(rows: sources || machine == .ls ? n : 0, columns: hw)
+        var logMass = Matrix<Double>(rows: sources ? n : 0, columns: hw)
         if machine == .ls {
-            PatchKernels.boxLogWeights(height: H, width: W, channels: C, radius: r, x: x, images: images, decay: decay,
-                                       sigma2: delta, into: &logMass)
-            acc.reduceImages(logWeights: logMass, images: images)
+            acc.reduceLS(height: H, width: W, radius: r, x: x, images: images, decay: decay, sigma2: delta,
+                         logWeights: &logMass)
         } else {
             let prep = prepared[p]!
             for (gi, g) in prep.groups.enumerated() where !g.positions.isEmpty {
