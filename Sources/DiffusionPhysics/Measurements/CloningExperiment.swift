@@ -136,6 +136,12 @@ public enum CloneEndpointLabel: Sendable {
 /// the endpoint and its label; with `.nearestImage`, φ_C(t) is the fraction of pairs whose endpoints
 /// share the nearest training image. To compare a local machine with the exact score on the same
 /// seeds use `.posteriorMean` and `.nearestImage` for both (Docs/LocalScores.md §7).
+///
+/// With `rules` set, each estimate also carries φ under every labelling rule on the same pairs
+/// (final component, nearest image, pixel vote argmax_c p_c at t_min, nearest class mean) and the
+/// purities E[Σ_c p_c²] at the branch point and at t_min (`CloneRuleEstimates`); the runs then record
+/// the class probabilities at those two levels, which draws no random numbers, so the default-rule
+/// numbers are unchanged.
 public struct CloningExperiment<Model: ScoreModel>: BackwardSDEExperiment {
     public var model: Model
     /// T, t_min, steps, grid and scheme of the backward SDE (T defaults to `SDESettings.defaultHorizon`).
