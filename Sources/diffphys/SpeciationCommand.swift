@@ -250,6 +250,7 @@ struct SpeciationCommand: ParsableCommand {
                                              seed: dataOptions.seed, progress: progress)
             result.estimators[.clones] = clones.estimators[.clones]
             result.crossings[.clones] = clones.crossings[.clones]
+            result.cloneEstimates = clones.cloneEstimates
         } else {
             result = try measurement.run(times: grid, count: estimators == [.clones] ? pairs : samples, estimators: estimators,
                                          threshold: threshold, seed: dataOptions.seed, progress: progress)
