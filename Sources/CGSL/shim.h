@@ -20,6 +20,7 @@
 #include <gsl/gsl_sf_bessel.h>
 #include <gsl/gsl_sf_result.h>
 #include <gsl/gsl_statistics_double.h>
+#include <gsl/gsl_fft_complex.h>
 
 // C globals read through functions so Swift 6 strict concurrency sees no shared mutable state.
 static inline const gsl_rng_type *cgsl_rng_mt19937(void) { return gsl_rng_mt19937; }

@@ -110,6 +110,11 @@ extension SampleCommand {
         var nearestTrainingPoint: Int
         /// d₁/d₂ to the training set; memorised iff < 1/3 (Docs/Theory.md §3.4 M4).
         var gapRatio: Double
+        /// ELS machines: d₁/d₂ over all circular translates of the training images, its nearest image and
+        /// best shift (row, column) (Docs/LocalScores.md §7).
+        var shiftAwareGapRatio: Double? = nil
+        var shiftAwareNearest: Int? = nil
+        var shift: [Int]? = nil
     }
 
     struct LocalSampleOutput: Encodable {
@@ -125,6 +130,8 @@ extension SampleCommand {
         /// Mosaic diagnostics at t_min: distinct source images per sample, copy fraction.
         var distinctSources: Measured
         var copyFraction: Measured
+        /// ELS machines: f_mem with the shift-aware gap ratio (bootstrap SE); absent for ls and bbels.
+        var shiftAwareMemorisedFraction: Measured?
         var samples: [LocalSampleRecord]
     }
 
@@ -135,12 +142,18 @@ extension SampleCommand {
         let progress = ProgressReporter("sample", total: count, enabled: !json && !quiet)
         let result = try generate(model, progress: progress)
         try file.write(result.samples)
+        // Shift-aware gap ratios for the translation-equivariant machines only: LS dictionaries are
+        // position-locked and bbELS corners see their own position only (Docs/LocalScores.md §7).
+        let equivariant = model.machine == .els || model.machine == .elsCirc
         let mem = try LocalMemorization.measure(model: model, samples: result.samples, lastStates: result.lastStates,
-                                                tLast: sde.tMin, seed: dataOptions.seed)
+                                                tLast: sde.tMin, seed: dataOptions.seed, shiftAware: equivariant)
         let records = (0..<count).map { i in
-            LocalSampleRecord(sample: result.samples.row(i), nearestTrainingPoint: mem.nearest[i], gapRatio: mem.gapRatios[i])
+            LocalSampleRecord(sample: result.samples.row(i), nearestTrainingPoint: mem.nearest[i], gapRatio: mem.gapRatios[i],
+                              shiftAwareGapRatio: mem.shiftAware?[i].gapRatio, shiftAwareNearest: mem.shiftAware?[i].nearest,
+                              shift: mem.shiftAware?[i].shift)
         }
         let f = Measured(mem.fraction, stderr: mem.fractionStderr)
+        let fShift = mem.shiftAwareFraction.map { Measured($0.mean, stderr: $0.standardError) }
         if json {
             try printJSON(command: "sample", data: DataDescription(spec: data.name, n: data.n, d: data.d),
                           parameters: ["score": .text(model.machine.rawValue), "patch": .text(model.rule.description), "samples": .integer(count),
@@ -148,15 +161,21 @@ extension SampleCommand {
                           results: LocalSampleOutput(
                 data: data.name, machine: model.machine.rawValue, patch: model.rule.description, sampler: sampler.rawValue,
                 seed: dataOptions.seed, T: sde.resolvedHorizon, tMin: sde.tMin, memorisedFraction: f,
-                distinctSources: mem.distinctSources.measured, copyFraction: mem.copyFraction.measured, samples: records))
+                distinctSources: mem.distinctSources.measured, copyFraction: mem.copyFraction.measured,
+                shiftAwareMemorisedFraction: fShift, samples: records))
         } else {
             print("data: \(data.name)   score: \(model.machine.rawValue), \(model.rule.description)   sampler: \(sampler.rawValue)   T = \(sde.resolvedHorizon) → t_min = \(sde.tMin)   seed \(dataOptions.seed)")
             for (i, r) in records.enumerated() {
-                print("sample \(i): nearest training image \(r.nearestTrainingPoint)   d1/d2 = \(String(format: "%.3f", r.gapRatio))")
+                print("sample \(i): nearest training image \(r.nearestTrainingPoint)   d1/d2 = \(String(format: "%.3f", r.gapRatio))"
+                      + (r.shiftAwareGapRatio.map { String(format: "   shift-aware: image %d shifted by (%d, %d), d1/d2 = %.3f",
+                                                            r.shiftAwareNearest!, r.shift![0], r.shift![1], $0) } ?? ""))
             }
             print(String(format: "memorised (d1/d2 < 1/3): %.3f ± %.3f   distinct sources %.2f ± %.2f   copy fraction %.3f ± %.3f",
                          mem.fraction, mem.fractionStderr, mem.distinctSources.mean, mem.distinctSources.standardError,
                          mem.copyFraction.mean, mem.copyFraction.standardError))
+            if let fShift {
+                print(String(format: "memorised up to a circular shift (shift-aware d1/d2 < 1/3): %.3f ± %.3f", fShift.value, fShift.stderr ?? .nan))
+            }
             if let out { print("wrote \(count) samples to \(out)") }
         }
     }

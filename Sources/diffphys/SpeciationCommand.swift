@@ -23,6 +23,9 @@ struct SpeciationCommand: ParsableCommand {
         closed form, two classes) and φ_QDA (class covariances, Monte Carlo with --fit-samples) and their t_S. \
         Class of an endpoint: label of the training point it lands on, or the mixture component; with a local \
         --score (clones only, Docs/LocalScores.md §7) the clones end with m̂ and take the label of the nearest training image. \
+        Clones on labelled data also report φ under every endpoint rule on the same pairs (final component, nearest \
+        image, pixel vote = argmax of the class masses at t_min, nearest-class-mean classifier), the purity E[Σ_c p_c²] \
+        at the branch point and at t_min, and each rule's crossing of (1 + Σ_c π_c²)/2 (t_S(P)) and of --threshold. \
         On a population two-class mixture (gmm2 without n) clones and U-turns run the exact 1-D reduction of the \
         backward SDE (M = m̂·x, Docs/Theory.md §2.4; --full-dimensional forces the d-dimensional run), with a \
         step-halving check (--check-steps) whose |φ_h − φ_{h/2}| is reported as "systematic" beside the SE.
@@ -120,13 +123,15 @@ struct SpeciationCommand: ParsableCommand {
         var dynamics: String?
         /// Largest step of the grid the clones/U-turns ran on.
         var maxStep: Double?
+        /// φ under every endpoint labelling rule on the same clone pairs, purities and crossings (clones on labelled data).
+        var labelRules: LabelRulesOutput? = nil
         var conventions = "t = forward time of dx = -x dt + sqrt(2) dW; Delta_t = 1 - e^{-2t}; Lambda = top eigenvalue of the unbiased per-feature-centred covariance; primary t_S = (1/2) ln(1 + Lambda); phi = P(same class)"
 
         /// Schema results (Docs/Schema.md "Keys of results per command"); data, seed and run settings are in the envelope.
         enum CodingKeys: String, CodingKey {
             case score, lambda, eigenvalues, usedGram, lambdaPopulation, tS, phiInfinity, classFractions, classes, threshold,
                  tCrossTheory, estimator, phi, tCross, tCrossOverTS, estimators, crossings, uturnSameComponent, rbCrossingMethod, fitted,
-                 dynamics, maxStep
+                 dynamics, maxStep, labelRules
         }
         func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -143,6 +148,61 @@ struct SpeciationCommand: ParsableCommand {
             try c.encode(uturnSameComponent, forKey: .uturnSameComponent); try c.encode(rbCrossingMethod, forKey: .rbCrossingMethod)
             try c.encode(fitted, forKey: .fitted)
             try c.encodeIfPresent(dynamics, forKey: .dynamics); try c.encodeIfPresent(maxStep, forKey: .maxStep)
+            try c.encodeIfPresent(labelRules, forKey: .labelRules)
+        }
+    }
+
+    /// One row of `labelRules.phi`: φ per rule and the purities at one branch time.
+    struct RuleRow: Encodable {
+        var t: Double
+        var finalComponent, nearestImage, pixelVote, classifier, sameNearestImage, branchPurity, endpointPurity: MeanEstimate
+    }
+
+    /// A curve's crossings of the midpoint level (1 + Σ_c π_c²)/2 and of --threshold (linear
+    /// interpolation between the bracketing times, SE from the bracketing SEs, as every clone curve).
+    struct RuleCrossing: Encodable {
+        var midpoint: LevelCrossing?
+        var threshold: LevelCrossing?
+        enum CodingKeys: String, CodingKey { case midpoint, threshold }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(midpoint, forKey: .midpoint); try c.encode(threshold, forKey: .threshold)
+        }
+    }
+
+    /// The endpoint labelling rules of the clones (Docs/LocalScores.md §7), all from the same pairs.
+    struct LabelRulesOutput: Encodable {
+        var rules: [String]
+        /// (1 + Σ_c π_c²)/2: the level whose crossing defines t_S(P) (0.75 for two balanced classes).
+        var midpointLevel: Double
+        var threshold: Double
+        var phi: [RuleRow]
+        /// Rule (and "branchPurity") → crossings.
+        var crossings: [String: RuleCrossing]
+
+        init(_ estimates: [CloneEstimate], phiInfinity: Double, threshold: Double) {
+            let rows = estimates.compactMap { e in
+                e.rules.map { r in
+                    RuleRow(t: e.t, finalComponent: r.finalComponent, nearestImage: r.nearestImage, pixelVote: r.pixelVote,
+                            classifier: r.classifier, sameNearestImage: r.sameNearestImage, branchPurity: r.branchPurity,
+                            endpointPurity: r.endpointPurity)
+                }
+            }.sorted { $0.t < $1.t }
+            rules = CloneLabelRule.allCases.map(\.rawValue)
+            midpointLevel = (1 + phiInfinity) / 2
+            self.threshold = threshold
+            phi = rows
+            var crossings: [String: RuleCrossing] = [:]
+            let curves: [(String, (RuleRow) -> MeanEstimate)] = [
+                ("finalComponent", \.finalComponent), ("nearestImage", \.nearestImage), ("pixelVote", \.pixelVote),
+                ("classifier", \.classifier), ("branchPurity", \.branchPurity),
+            ]
+            for (name, value) in curves {
+                let ts = rows.map(\.t), v = rows.map { value($0).mean }, e = rows.map { value($0).standardError }
+                crossings[name] = RuleCrossing(midpoint: LevelCrossing.find(times: ts, values: v, errors: e, level: (1 + phiInfinity) / 2),
+                                               threshold: LevelCrossing.find(times: ts, values: v, errors: e, level: threshold))
+            }
+            self.crossings = crossings
         }
     }
 
@@ -190,6 +250,7 @@ struct SpeciationCommand: ParsableCommand {
                                              seed: dataOptions.seed, progress: progress)
             result.estimators[.clones] = clones.estimators[.clones]
             result.crossings[.clones] = clones.crossings[.clones]
+            result.cloneEstimates = clones.cloneEstimates
         } else {
             result = try measurement.run(times: grid, count: estimators == [.clones] ? pairs : samples, estimators: estimators,
                                          threshold: threshold, seed: dataOptions.seed, progress: progress)
@@ -214,7 +275,8 @@ struct SpeciationCommand: ParsableCommand {
             uturnSameComponent: result.uturnSameComponent,
             rbCrossingMethod: result.estimators[.rb] == nil ? nil : (result.rbSolvedCrossing != nil ? "brent" : "interpolated"),
             fitted: fitted, seed: dataOptions.seed, pairs: pairs, T: T, tMin: tMin,
-            steps: steps, scheme: scheme.rawValue, dynamics: result.dynamics?.rawValue, maxStep: result.maxStep)
+            steps: steps, scheme: scheme.rawValue, dynamics: result.dynamics?.rawValue, maxStep: result.maxStep,
+            labelRules: result.cloneEstimates.map { LabelRulesOutput($0, phiInfinity: prediction.phiInfinity, threshold: threshold) })
         var lda: (@Sendable (Double) -> Double)? = nil
         if let mixture, mixture.k == 2 { lda = try FittedMixtureTheory.phiLDA(mixture) }
         if let plot = output.plot { try drawPlot(out, theory: measurement.analyticPhi, lda: lda, to: plot) }
@@ -289,18 +351,62 @@ struct SpeciationCommand: ParsableCommand {
         if n != nil, measurement.analyticPhi != nil {
             print("(φ_theory is the population two-class curve; the empirical score follows it while collapse comes later, t_C < t_S)")
         }
+        if let rules = out.labelRules { printRules(rules) }
         if let plot = output.plot { print("figure: \(plot)") }
     }
 
-    /// φ(t) of every estimator as the `--out` CSV (camelCase; empty cell = missing).
+    /// The clones' endpoint labelling rules: φ per rule, purities, crossings (Docs/LocalScores.md §7).
+    private func printRules(_ r: LabelRulesOutput) {
+        let f = { (v: Double) in String(format: "%.4f", v) }
+        print("")
+        print("Clone endpoint labelling rules, same pairs (Docs/LocalScores.md §7): final = class of the final step's component, "
+              + "nearest = class of the nearest training image (L1), vote = argmax of the class masses at t_min (L2), "
+              + "classifier = nearest class mean (L3); purity E[Σ_c p_c²] at the branch point (= φ_final for the exact score, "
+              + "Nishimori) and at t_min; ± = binomial / sample SE")
+        for name in r.rules + ["branchPurity"] {
+            let c = r.crossings[name]
+            let m = c?.midpoint.map { "\(f($0.t)) ± \(f($0.standardError))" } ?? "none on this grid"
+            let th = c?.threshold.map { "\(f($0.t)) ± \(f($0.standardError))" } ?? "none on this grid"
+            print("  \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) t_S (φ = \(f(r.midpointLevel))) = \(m)   t (φ = \(threshold)) = \(th)")
+        }
+        print("      t    φ_final  φ_nearest  φ_vote  φ_classifier   ±SE(max)  φ_C,nearest  purity(t)  ±SE   purity(t_min)  ±SE")
+        for row in r.phi {
+            let se = [row.finalComponent, row.nearestImage, row.pixelVote, row.classifier].map(\.standardError).max()!
+            print(String(format: "  %7.4f  %7.4f  %7.4f  %7.4f  %7.4f      %7.4f    %7.4f    %7.4f  %6.4f   %7.4f  %6.4f", row.t,
+                         row.finalComponent.mean, row.nearestImage.mean, row.pixelVote.mean, row.classifier.mean, se,
+                         row.sameNearestImage.mean, row.branchPurity.mean, row.branchPurity.standardError,
+                         row.endpointPurity.mean, row.endpointPurity.standardError))
+        }
+    }
+
+    /// φ(t) of every estimator as the `--out` CSV (camelCase; empty cell = missing); with the clone
+    /// labelling rules also φ per rule and the purities.
     private func curveTable(_ out: Output) -> CSVTable {
         let keys = SpeciationEstimator.allCases.map(\.rawValue)
-        var table = CSVTable(header: ["t", "phiTheory"] + keys.flatMap { ["phi" + $0.prefix(1).uppercased() + $0.dropFirst(),
-                                                                         "phi" + $0.prefix(1).uppercased() + $0.dropFirst() + "Stderr"] })
+        let allRuleKeys: [String] = ["phiFinalComponent", "phiNearestImage", "phiPixelVote", "phiClassifier",
+                                     "phiSameNearestImage", "branchPurity", "endpointPurity"]
+        let ruleKeys: [String] = out.labelRules == nil ? [] : allRuleKeys
+        var header: [String] = ["t", "phiTheory"]
+        for k in keys {
+            let name: String = "phi" + k.prefix(1).uppercased() + k.dropFirst()
+            header += [name, name + "Stderr"]
+        }
+        for k in ruleKeys { header += [k, k + "Stderr"] }
+        var table = CSVTable(header: header)
+        let ruleRows = Dictionary((out.labelRules?.phi ?? []).map { ($0.t, $0) }, uniquingKeysWith: { a, _ in a })
         for (i, p) in out.phi.enumerated() {
             var row: [CSVValue] = [.number(p.t), .number(p.theory ?? .nan)]
             for k in keys {
                 if let q = out.estimators[k]?[i] { row += [.number(q.measured), .number(q.stderr)] } else { row += [.number(.nan), .number(.nan)] }
+            }
+            if !ruleKeys.isEmpty {
+                if let r = ruleRows[p.t] {
+                    for e in [r.finalComponent, r.nearestImage, r.pixelVote, r.classifier, r.sameNearestImage, r.branchPurity, r.endpointPurity] {
+                        row += [.number(e.mean), .number(e.standardError)]
+                    }
+                } else {
+                    row += Array(repeating: .number(.nan), count: 2 * ruleKeys.count)
+                }
             }
             table.append(row)
         }

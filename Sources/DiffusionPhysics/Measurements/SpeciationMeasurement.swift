@@ -118,6 +118,9 @@ public struct SpeciationResult: Sendable, Codable {
     public var dynamics: SpeciationDynamics?
     /// The largest step of the grid the clones/U-turns ran on (the coarse one of a step-halving check).
     public var maxStep: Double?
+    /// The d-dimensional clone estimates on a labelled dataset with every labelling rule
+    /// (`CloneEstimate.rules`, Docs/LocalScores.md §7); nil otherwise.
+    public var cloneEstimates: [CloneEstimate]? = nil
 }
 
 /// Speciation of a dataset (empirical score) or a Gaussian-mixture population (population score):
@@ -284,6 +287,7 @@ public struct SpeciationMeasurement: Sendable {
         var curves: [SpeciationEstimator: [PhiPoint]] = [:]
         var sameComponent: [PhiPoint]? = nil
         var dynamics: SpeciationDynamics? = nil, maxStep: Double? = nil
+        var cloneEstimates: [CloneEstimate]? = nil
         let reduction = self.reduction
         func reducedPoints(_ r: [ReducedPhiEstimate]) -> [PhiPoint] {
             r.map { e in
@@ -323,12 +327,17 @@ public struct SpeciationMeasurement: Sendable {
                 switch subject {
                 case .dataset(_, _) where localScore != nil:
                     let local = localScore!
-                    r = try CloningExperiment(model: local, settings: sde, threads: threads, finalStep: .posteriorMean,
-                                              endpointLabel: .nearestImage(local.images))
-                        .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                    var experiment = CloningExperiment(model: local, settings: sde, threads: threads, finalStep: .posteriorMean,
+                                                       endpointLabel: .nearestImage(local.images))
+                    if local.classCount >= 2 { experiment.rules = try CloneLabelRules(model: local, images: local.images) }
+                    r = try experiment.run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                    cloneEstimates = experiment.rules == nil ? nil : r
                 case .dataset(let data, _):
-                    r = try CloningExperiment(model: try EmpiricalScore(data), settings: sde, threads: threads)
-                        .run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                    let score = try EmpiricalScore(data)
+                    var experiment = CloningExperiment(model: score, settings: sde, threads: threads)
+                    if score.classCount >= 2 { experiment.rules = try CloneLabelRules(model: score, images: data.points) }
+                    r = try experiment.run(branchTimes: sorted, pairs: count, seed: seed, progress: progress)
+                    cloneEstimates = experiment.rules == nil ? nil : r
                 case .population(let law) where (try? TwoClassReducedSDE(law))?.meanNorm ?? 0 > 0:
                     // Full-dimensional on the symmetric two-class mixture: the batched population SDE
                     // (a chunk of trajectories advanced together; Docs/Engine.md).
@@ -383,7 +392,7 @@ public struct SpeciationMeasurement: Sendable {
         return SpeciationResult(prediction: prediction, threshold: threshold, primary: primary, phi: curves[primary]!,
                                 tCross: crossings[primary]?.t, tCrossStderr: crossings[primary]?.standardError,
                                 estimators: curves, crossings: crossings, uturnSameComponent: sameComponent,
-                                rbSolvedCrossing: solved, dynamics: dynamics, maxStep: maxStep)
+                                rbSolvedCrossing: solved, dynamics: dynamics, maxStep: maxStep, cloneEstimates: cloneEstimates)
     }
 
     /// The forward ensemble behind the rb curve: planted training points (dataset, as
