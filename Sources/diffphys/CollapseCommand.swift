@@ -426,6 +426,8 @@ extension CollapseCommand {
         var region: String
         var dictionarySize, dimension: Int
         var alpha, variance: Double
+        /// E[Y2_i] as t → 0⁺ (multiplicity of the planted window in 𝒟_i); a crossing needs > ½.
+        var y2Limit: Double?
         var tC: CollapseTimeOutput
         /// Along trajectories (with --along-trajectories): last source change, Y2_i > ½ time, collapsed fraction.
         var tCSource: MeanEstimate?
@@ -464,7 +466,7 @@ extension CollapseCommand {
         let spec = try dataOptions.spec()
         let data = try spec.load(seed: dataOptions.seed)
         guard let model = try local.model(data) else { return }
-        let grid = timeGrid.times?.values ?? (0..<timeGrid.points).map { 1e-3 * pow(4000.0, Double($0) / Double(timeGrid.points - 1)) }
+        let grid = timeGrid.times?.values ?? LocalForwardCollapse.grid(points: timeGrid.points)
         let hw = model.shape.pixels
         // Cost unit: one planted sample at one pass (all pixels); a pass is ~3 LS evaluations, an ELS one is one evaluation.
         let passes = 16.0
@@ -484,7 +486,7 @@ extension CollapseCommand {
         func measured(_ c: SolvedCrossing?) -> Measured? { c.map { Measured($0.t, stderr: $0.standardError) } }
         let pixels = forward.pixels.enumerated().map { i, p in
             LocalPixelOutput(row: p.row, col: p.col, region: p.region.rawValue, dictionarySize: p.dictionarySize, dimension: p.dimension,
-                             alpha: p.alpha, variance: p.variance,
+                             alpha: p.alpha, variance: p.variance, y2Limit: p.y2Limit,
                              tC: CollapseTimeOutput(measured: measured(p.tC).map { ["y2": $0] } ?? [:],
                                                     predicted: ["gaussian": p.tCGaussian.map(Measured.exact), "spectrum": p.tCSpectrum.map(Measured.exact)]
                                                         .compactMapValues { $0 }),
@@ -548,7 +550,9 @@ extension CollapseCommand {
                   + "   \(f(r.measured.mean))        \(f(r.measured.spread))    \(f(r.gaussian.mean))       \(f(r.spectrum.mean))")
         }
         let sizes = Set(forward.pixels.map(\.dictionarySize)).sorted(), dims = Set(forward.pixels.map(\.dimension)).sorted()
-        print("  |𝒟_i| \(sizes.first!)…\(sizes.last!), d_i \(dims.first!)…\(dims.last!)")
+        print("  |𝒟_i| \(sizes.first!)…\(sizes.last!), d_i \(dims.first!)…\(dims.last!); "
+              + "\(forward.pixels.filter { ($0.y2Limit ?? 1) > 0.5 }.count) pixels have E[Y2_i](t → 0) > ½ (identical patches share their weight: "
+              + "the others cannot cross)")
         if let traj {
             print("Along \(traj.trajectories) machine trajectories (\(traj.sampler.rawValue), T = \(horizon) → t_min = \(tMin), \(traj.times.count) recorded levels):")
             print("  last change of the per-pixel source:  pixel mean \(f(traj.sourcePixelMean.mean)) ± \(f(traj.sourcePixelMean.standardError)) (over trajectories), spread over pixels \(f(traj.sourcePixelSpread))")
@@ -562,13 +566,14 @@ extension CollapseCommand {
     /// The per-pixel map as the `--out` CSV (camelCase; empty cell = missing).
     func localTable(_ m: LocalCollapseMap, _ traj: LocalTrajectoryCollapseMap?) -> CSVTable {
         var header = ["row", "col", "region", "dictionarySize", "dimension", "alpha", "variance", "tC", "tCStderr", "tCSlope",
-                      "tCPredicted", "tCSpectrum"]
+                      "tCPredicted", "tCSpectrum", "y2Limit"]
         if traj != nil { header += ["tCSource", "tCSourceStderr", "tCY2Trajectory", "tCY2TrajectoryStderr", "y2Collapsed"] }
         var table = CSVTable(header: header)
         for (i, p) in m.pixels.enumerated() {
             var row: [CSVValue] = [.integer(p.row), .integer(p.col), .text(p.region.rawValue), .integer(p.dictionarySize), .integer(p.dimension),
                                    .number(p.alpha), .number(p.variance), .number(p.tC?.t ?? .nan), .number(p.tC?.standardError ?? .nan),
-                                   .number(p.tC?.slope ?? .nan), .number(p.tCGaussian ?? .nan), .number(p.tCSpectrum ?? .nan)]
+                                   .number(p.tC?.slope ?? .nan), .number(p.tCGaussian ?? .nan), .number(p.tCSpectrum ?? .nan),
+                                   .number(p.y2Limit ?? .nan)]
             if let traj {
                 row += [.number(traj.sourceMean[i].mean), .number(traj.sourceMean[i].standardError), .number(traj.y2Mean[i].mean),
                         .number(traj.y2Mean[i].standardError), .number(traj.y2Collapsed[i])]

@@ -37,13 +37,20 @@ final class LocalCollapseTests: XCTestCase {
                     fc.boxSums = box
                     let times = (0..<shape.pixels).map { 0.05 + 0.1 * Double($0 % 7) }
                     let y = try fc.participationRatios(sample: 2, seed: 11, times: times)
+                    var compared = 0, control = 0.0
                     for t in Set(times) {
                         let x = try fc.plantedState(sample: 2, seed: 11, t: t)
                         let post = try model.posterior(at: x, t: t, sources: false)
+                        // Negative control: the same state read at another time gives other weights.
+                        let other = try model.posterior(at: x, t: t + 0.05, sources: false)
                         for i in 0..<shape.pixels where times[i] == t {
                             XCTAssertEqual(y[i], post.participationRatio[i], accuracy: 1e-11, "\(machine) \(shape) P=\(p) box=\(box) pixel \(i)")
+                            control = max(control, abs(y[i] - other.participationRatio[i]))
+                            compared += 1
                         }
                     }
+                    XCTAssertEqual(compared, shape.pixels)
+                    XCTAssertGreaterThan(control, 1e-3)
                 }
             }
         }
@@ -137,6 +144,28 @@ final class LocalCollapseTests: XCTestCase {
             }
             XCTAssertEqual(a.pixelAverage!.t, b.pixelAverage!.t, accuracy: 2e-7)
         }
+    }
+
+    /// Identical patches share their weight at every t: with image 3 a copy of image 0, E[Y2_i](0⁺) =
+    /// (½ + 1 + 1 + ½)/4 at the full window; per sample Y2_i → 1/m(origin).
+    func testY2LimitCountsIdenticalPatches() throws {
+        let shape = try ImageShape(height: 3, width: 3)
+        var imgs = Self.images(n: 4, shape: shape, seed: 6)
+        imgs.setRow(3, imgs.row(0))
+        let model = try LocalScore(machine: .ls, images: imgs, shape: shape, patch: .fixed(5))
+        let fc = try LocalForwardCollapse(model: model, threads: 1)
+        let map = try fc.measure(samples: 40, seed: 1)
+        for p in map.pixels { XCTAssertEqual(try XCTUnwrap(p.y2Limit), 0.75, accuracy: 1e-15) }
+        let draws = try PlantedDraws(model: model, samples: 6, seed: 1)
+        for s in 0..<6 {
+            let y = try fc.participationRatios(sample: s, seed: 1, times: Array(repeating: 1e-7, count: 9))
+            let expected = [0, 3].contains(draws.origin[s]) ? 0.5 : 1
+            for v in y { XCTAssertEqual(v, expected, accuracy: 1e-6) }
+        }
+        // At P = 1 the centre values alone: still one duplicate pair per pixel.
+        let p1 = try LocalForwardCollapse(model: LocalScore(machine: .ls, images: imgs, shape: shape, patch: .fixed(1)), threads: 1, spectrum: false)
+            .measure(samples: 20, seed: 1)
+        XCTAssertEqual(p1.pixels[4].y2Limit!, 0.75, accuracy: 1e-15)
     }
 
     /// Trajectory maps: at the full window LS is the exact score, so every pixel sees the same

@@ -35,6 +35,10 @@ public struct LocalPixelCollapse: Sendable, Codable {
     public var tCGaussian: Double?
     /// Gaussian-spectrum t_C of the patch data set's covariance (Docs/Theory.md §3.2; nil if not computed).
     public var tCSpectrum: Double?
+    /// E[Y2_i] as t → 0⁺: the mean over μ0 of 1/m, m the multiplicity of the planted window in 𝒟_i
+    /// (identical patches share the weight for ever). A crossing of ½ needs y2Limit > ½. nil if a
+    /// planted window is not in 𝒟_i (ELS_ref off its valid positions).
+    public var y2Limit: Double?
 }
 
 /// Mean, standard deviation and count of a per-pixel quantity over a set of pixels.
@@ -125,8 +129,14 @@ public struct LocalForwardCollapse: Sendable {
         self.spectrum = spectrum
     }
 
-    /// Default bracketing grid: 14 times log-spaced on [10⁻³, 4].
-    public static let defaultGrid: [Double] = (0..<14).map { 1e-3 * pow(4000.0, Double($0) / 13) }
+    /// Default bracketing grid: 20 times log-spaced on [10⁻⁶, 4]. Image data quantised to 1/255
+    /// separate their nearest patches only at Δ_t ≲ 10⁻⁵, so the grid starts far below the usual t_min.
+    public static let defaultGrid: [Double] = grid(points: 20)
+
+    /// `points` times log-spaced on [10⁻⁶, 4].
+    public static func grid(points: Int) -> [Double] {
+        (0..<points).map { 1e-6 * pow(4e6, Double($0) / Double(max(points - 1, 1))) }
+    }
 
     /// The forward collapse map of `model` from `samples` planted samples of `seed`; `grid` only
     /// brackets the roots (any order; the roots do not move with it beyond the bracket chosen).
@@ -226,7 +236,8 @@ public struct LocalForwardCollapse: Sendable {
                                       dictionarySize: sizes[i], dimension: dims[i],
                                       alpha: log(Double(sizes[i])) / Double(dims[i]), variance: predictions.variance[i],
                                       tC: solvers[i].map { crossing($0, sums: final.pixelSum[i], squares: final.pixelSquares[i][1]) },
-                                      tCGaussian: predictions.gaussian[i], tCSpectrum: predictions.spectrum[i])
+                                      tCGaussian: predictions.gaussian[i], tCSpectrum: predictions.spectrum[i],
+                                      y2Limit: predictions.y2Limit[i])
         }
         let average = avgSolver.map { crossing($0, sums: final.commonSum, squares: final.commonSquares[1]) }
         return LocalCollapseMap(machine: model.machine, patch: P, shape: shape, samples: samples, seed: seed, pixels: pixels,
@@ -539,12 +550,14 @@ struct PatchPredictions {
     var variance: [Double]
     var gaussian: [Double?]
     var spectrum: [Double?]
+    var y2Limit: [Double?]
 
     init(model: LocalScore, patch P: Int, dimensions: [Int], spectrum withSpectrum: Bool) throws {
         let s = model.shape, hw = s.pixels
         variance = Array(repeating: .nan, count: hw)
         gaussian = Array(repeating: nil, count: hw)
         spectrum = Array(repeating: nil, count: hw)
+        y2Limit = Array(repeating: nil, count: hw)
         for g in model.machine.groups(height: s.height, width: s.width, patch: P) where !g.positions.isEmpty {
             let blocks = (0..<model.images.rows).map {
                 LocalScore.patches(of: model.images.rowSlice($0), group: g, patch: P, shape: s, circular: model.machine.circular).patches
@@ -567,7 +580,16 @@ struct PatchPredictions {
                 let sp = try DataSpectrum(points: points)
                 specT = try CollapseTheory.tCSpectrum(eigenvalues: sp.eigenvalues, n: Double(count))
             }
+            var multiplicity: [[Double]: Int] = [:]
+            for r in 0..<count { multiplicity[Array(points.storage[(r * cols)..<((r + 1) * cols)]), default: 0] += 1 }
             for i in g.pixels {
+                var limit = 0.0, found = true
+                for mu in 0..<model.images.rows where found {
+                    let w = PatchKernels.im2col(height: s.height, width: s.width, channels: s.channels, patch: P,
+                                                image: model.images.rowSlice(mu), positions: [i], circular: model.machine.circular)
+                    if let m = multiplicity[w.storage] { limit += 1 / Double(m) } else { found = false }
+                }
+                y2Limit[i] = found ? limit / Double(model.images.rows) : nil
                 let d = Double(dimensions[i]), v = trace / d
                 variance[i] = v
                 gaussian[i] = count > 1 && v > 0 ? CollapseTheory.tCGaussian(n: Double(count), d: d, sigma2: v) : nil
