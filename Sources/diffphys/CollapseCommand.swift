@@ -495,7 +495,8 @@ extension CollapseCommand {
         var summary: [String: LocalRegionSummary] = [:]
         for (key, region) in [("all", PixelRegion?.none), ("interior", .interior), ("edge", .edge), ("corner", .corner)] {
             let m = forward.measuredSummary(region)
-            if region != nil, forward.pixels.allSatisfy({ $0.region != region }) { continue }
+            // Regions without pixels, or without a crossing, are left out.
+            if m.count == 0 { continue }
             summary[key] = LocalRegionSummary(measured: m, gaussian: forward.predictedSummary(region), spectrum: forward.spectrumSummary(region))
         }
         var measuredTimes: [String: Measured] = [:]
@@ -551,7 +552,7 @@ extension CollapseCommand {
         }
         let sizes = Set(forward.pixels.map(\.dictionarySize)).sorted(), dims = Set(forward.pixels.map(\.dimension)).sorted()
         print("  |𝒟_i| \(sizes.first!)…\(sizes.last!), d_i \(dims.first!)…\(dims.last!); "
-              + "\(forward.pixels.filter { ($0.y2Limit ?? 1) > 0.5 }.count) pixels have E[Y2_i](t → 0) > ½ (identical patches share their weight: "
+              + "\(forward.pixels.filter { ($0.y2Limit ?? 1) > 0.5 + 1e-12 }.count) pixels have E[Y2_i](t → 0) > ½ (identical patches share their weight: "
               + "the others cannot cross)")
         if let traj {
             print("Along \(traj.trajectories) machine trajectories (\(traj.sampler.rawValue), T = \(horizon) → t_min = \(tMin), \(traj.times.count) recorded levels):")

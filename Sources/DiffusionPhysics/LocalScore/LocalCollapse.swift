@@ -129,13 +129,13 @@ public struct LocalForwardCollapse: Sendable {
         self.spectrum = spectrum
     }
 
-    /// Default bracketing grid: 20 times log-spaced on [10⁻⁶, 4]. Image data quantised to 1/255
+    /// Default bracketing grid: 20 times log-spaced on [10⁻⁸, 4]. Image data quantised to 1/255
     /// separate their nearest patches only at Δ_t ≲ 10⁻⁵, so the grid starts far below the usual t_min.
     public static let defaultGrid: [Double] = grid(points: 20)
 
-    /// `points` times log-spaced on [10⁻⁶, 4].
+    /// `points` times log-spaced on [10⁻⁸, 4].
     public static func grid(points: Int) -> [Double] {
-        (0..<points).map { 1e-6 * pow(4e6, Double($0) / Double(max(points - 1, 1))) }
+        (0..<points).map { 1e-8 * pow(4e8, Double($0) / Double(max(points - 1, 1))) }
     }
 
     /// The forward collapse map of `model` from `samples` planted samples of `seed`; `grid` only
