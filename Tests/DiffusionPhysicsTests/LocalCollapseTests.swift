@@ -168,6 +168,40 @@ final class LocalCollapseTests: XCTestCase {
         XCTAssertEqual(p1.pixels[4].y2Limit!, 0.75, accuracy: 1e-15)
     }
 
+    /// Roots far below 10⁻⁶ (values 10⁻³ apart, as on quantised images) are solved with a relative
+    /// tolerance and a finite SE, equal to the exact engine's on the 1-D patch data set; a pixel whose
+    /// values come in identical pairs sits at E[Y2_i] ≤ ½ and has no crossing.
+    func testTinyRootsAndDegeneratePixels() throws {
+        let shape = try ImageShape(height: 3, width: 3)
+        var imgs = Matrix<Double>(rows: 4, columns: 9)
+        for mu in 0..<4 { imgs[mu, 4] = 1e-3 * Double(mu) }
+        imgs[2, 0] = 5
+        imgs[3, 0] = 5
+        let model = try LocalScore(machine: .ls, images: imgs, shape: shape, patch: .fixed(1))
+        let map = try LocalForwardCollapse(model: model, threads: 1).measure(samples: 200, seed: 3)
+        for p in map.pixels where p.row * 3 + p.col != 4 {
+            XCTAssertNil(p.tC)
+            XCTAssertEqual(p.y2Limit!, p.row + p.col == 0 ? 0.5 : 0.25, accuracy: 1e-15)
+        }
+        let c = try XCTUnwrap(map.pixels[4].tC)
+        XCTAssertTrue(c.standardError.isFinite && c.standardError > 0)
+        XCTAssertLessThan(c.t, 1e-5)
+        let points = Matrix(rows: 4, columns: 1, storage: [0, 1e-3, 2e-3, 3e-3])
+        let score = try EmpiricalScore(points: points)
+        let origins = OriginDraws(points: points, components: [0, 1, 2, 3], classes: nil) { seed, s, noise, offset in
+            let rng = RandomStream(seed: seed, stream: UInt64(s), domain: .forward)
+            let origin = rng.uniformInt(4)
+            var full = [Double](repeating: 0, count: 9)
+            rng.fillGaussian(&full, 0..<9)
+            noise[offset] = full[4]
+            return origin
+        }
+        let exact = try XCTUnwrap(ForwardEnsemble(model: .diffusion(score), origins: origins, statistics: [], threads: 1)
+            .solveCrossing(level: 0.5, bracket: [1e-9, 1e-8, 1e-7, 1e-6, 1e-5], samples: 200, seed: 3, tolerance: 1e-13) { $0.y2 })
+        XCTAssertEqual(c.t, exact.t, accuracy: 2e-3 * exact.t)
+        XCTAssertEqual(c.standardError, exact.standardError, accuracy: 1e-2 * exact.standardError)
+    }
+
     /// Trajectory maps: at the full window LS is the exact score, so every pixel sees the same
     /// posterior and the maps are constant over pixels; results do not depend on threads or batches.
     func testTrajectoryMaps() throws {

@@ -186,17 +186,24 @@ public struct LocalForwardCollapse: Sendable {
         // 1. Grid: every pixel at every grid time; brackets per pixel and for the pixel average.
         let gridSums = try run(PassRequest(pixels: hw, perPixel: Array(repeating: [], count: hw), common: times))
         let S = Double(samples)
+        // First strict passage through ½ in increasing t: a curve that only touches ½ (values in
+        // identical pairs: E[Y2_i] = ½ up to rounding until the pairs separate) has no crossing.
         func bracket(_ means: [Double]) -> Int? {
-            means.indices.dropLast().first { (means[$0] - 0.5) * (means[$0 + 1] - 0.5) <= 0 }
+            means.indices.dropLast().first { k in
+                let a = means[k] - 0.5, b = means[k + 1] - 0.5, eps = 1e-12
+                return (a > eps && b <= 0) || (a < -eps && b >= 0)
+            }
+        }
+        // The tolerance is also relative to the bracket (roots far below 10⁻⁶ occur on quantised images).
+        func solver(_ m: [Double], _ k: Int) -> BrentIteration {
+            BrentIteration(lo: times[k], hi: times[k + 1], fLo: m[k] - 0.5, fHi: m[k + 1] - 0.5, tolerance: min(tolerance, 1e-3 * times[k]))
         }
         var solvers: [BrentIteration?] = (0..<hw).map { i in
             let m = times.indices.map { gridSums.pixelCommon[i * times.count + $0] / S }
-            return bracket(m).map { k in BrentIteration(lo: times[k], hi: times[k + 1], fLo: m[k] - 0.5, fHi: m[k + 1] - 0.5, tolerance: tolerance) }
+            return bracket(m).map { solver(m, $0) }
         }
         let avgMeans = times.indices.map { gridSums.commonSum[$0] / S }
-        var avgSolver = bracket(avgMeans).map { k in
-            BrentIteration(lo: times[k], hi: times[k + 1], fLo: avgMeans[k] - 0.5, fHi: avgMeans[k + 1] - 0.5, tolerance: tolerance)
-        }
+        var avgSolver = bracket(avgMeans).map { solver(avgMeans, $0) }
         let averageCurve = times.indices.map { k in
             MeanEstimate(mean: avgMeans[k], standardError: Self.standardError(sum: gridSums.commonSum[k], squares: gridSums.commonSquares[k], count: samples),
                          count: samples)
@@ -216,7 +223,7 @@ public struct LocalForwardCollapse: Sendable {
             if !common.isEmpty { avgSolver!.receive(sums.commonSum[0] / S - 0.5) }
         }
         // 3. Delta method: SE(ȳ(t̂)) at the root, slope by a central difference on the same samples.
-        func step(_ b: BrentIteration) -> Double { max(1e-5 * b.width, 10 * tolerance) }
+        func step(_ b: BrentIteration) -> Double { min(max(1e-5 * b.width, 10 * b.tolerance), 0.5 * b.root) }
         var perPixel = [[Double]](repeating: [], count: hw)
         for i in 0..<hw { if let b = solvers[i] { let h = step(b); perPixel[i] = [b.root - h, b.root, b.root + h] } }
         let common = avgSolver.map { b in [b.root - step(b), b.root, b.root + step(b)] } ?? []
@@ -225,7 +232,7 @@ public struct LocalForwardCollapse: Sendable {
         func crossing(_ b: BrentIteration, sums: [Double], squares: Double) -> SolvedCrossing {
             let h = step(b), slope = (sums[2] - sums[0]) / S / (2 * h)
             let se = Self.standardError(sum: sums[1], squares: squares, count: samples) / max(abs(slope), .leastNormalMagnitude)
-            return SolvedCrossing(t: b.root, standardError: se, slope: slope, tolerance: tolerance, evaluations: passes)
+            return SolvedCrossing(t: b.root, standardError: se, slope: slope, tolerance: b.tolerance, evaluations: passes)
         }
         let predictions = try PatchPredictions(model: model, patch: P, dimensions: dimensions(), spectrum: spectrum)
         let sizes = model.machine.dictionarySizes(height: shape.height, width: shape.width, patch: P, images: model.images.rows)
@@ -486,7 +493,8 @@ struct PixelLogSumExp {
 /// evaluate (nil once converged, root = `root`), `receive(_:)` takes f there.
 public struct BrentIteration: Sendable {
     var a, b, c, fa, fb, fc, d, e: Double
-    let tolerance: Double
+    /// Absolute tolerance on the root.
+    public let tolerance: Double
     /// The initial bracket width.
     public let width: Double
 
