@@ -607,6 +607,6 @@ extension CollapseCommand {
             lines.append("plot '\(dat)' using 1:2:3 with image")
         }
         lines.append("unset multiplot")
-        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 420 * panels.count, height: 470)
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 470 * panels.count, height: 480)
     }
 }

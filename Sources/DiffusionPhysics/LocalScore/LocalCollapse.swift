@@ -566,6 +566,7 @@ struct PatchPredictions {
         gaussian = Array(repeating: nil, count: hw)
         spectrum = Array(repeating: nil, count: hw)
         y2Limit = Array(repeating: nil, count: hw)
+        var cache: [[Double]: (columns: Int, trace: Double, spectrum: Double?)] = [:]
         for g in model.machine.groups(height: s.height, width: s.width, patch: P) where !g.positions.isEmpty {
             let blocks = (0..<model.images.rows).map {
                 LocalScore.patches(of: model.images.rowSlice($0), group: g, patch: P, shape: s, circular: model.machine.circular).patches
@@ -573,20 +574,32 @@ struct PatchPredictions {
             let cols = blocks[0].columns
             let points = Matrix(rows: blocks.reduce(0) { $0 + $1.rows }, columns: cols, storage: blocks.flatMap(\.storage))
             let count = points.rows
-            // Population variance per entry (the planted E[Y2] depends on differences only).
-            var trace = 0.0
-            for e in 0..<cols {
-                var m = 0.0
-                for r in 0..<count { m += points.storage[r * cols + e] }
-                m /= Double(count)
-                var v = 0.0
-                for r in 0..<count { let u = points.storage[r * cols + e] - m; v += u * u }
-                trace += v / Double(count)
-            }
-            var specT: Double? = nil
-            if withSpectrum, count >= 2 {
-                let sp = try DataSpectrum(points: points)
-                specT = try CollapseTheory.tCSpectrum(eigenvalues: sp.eigenvalues, n: Double(count))
+            // Columns that are zero in every patch (padding, empty background) change neither the
+            // variance nor the spectrum: without them, equal data sets (e.g. every pixel at the
+            // full window) share one computation.
+            let live = (0..<cols).filter { e in (0..<count).contains { points.storage[$0 * cols + e] != 0 } }
+            let reduced = Matrix(rows: count, columns: live.count, storage: (0..<count).flatMap { r in live.map { points.storage[r * cols + $0] } })
+            let (trace, specT): (Double, Double?)
+            if let known = cache[reduced.storage], known.columns == live.count {
+                (trace, specT) = (known.trace, known.spectrum)
+            } else {
+                // Population variance per entry (the planted E[Y2] depends on differences only).
+                var tr = 0.0
+                for e in 0..<live.count {
+                    var m = 0.0
+                    for r in 0..<count { m += reduced.storage[r * live.count + e] }
+                    m /= Double(count)
+                    var v = 0.0
+                    for r in 0..<count { let u = reduced.storage[r * live.count + e] - m; v += u * u }
+                    tr += v / Double(count)
+                }
+                var st: Double? = nil
+                if withSpectrum, count >= 2, !live.isEmpty {
+                    let sp = try DataSpectrum(points: reduced)
+                    st = try CollapseTheory.tCSpectrum(eigenvalues: sp.eigenvalues, n: Double(count))
+                }
+                (trace, specT) = (tr, st)
+                cache[reduced.storage] = (live.count, tr, st)
             }
             var multiplicity: [[Double]: Int] = [:]
             for r in 0..<count { multiplicity[Array(points.storage[(r * cols)..<((r + 1) * cols)]), default: 0] += 1 }
