@@ -10,6 +10,32 @@
 #define VK_BODY "LocalScoreKernelsBody.inc"
 #include "VectorLevels.inc"
 
+// Used by the per-pixel collapse engine (LocalCollapse.swift): the t-independent box sums.
+void lsk_box_log_weights(long H, long W, long C, long r, const double *x, const double *a, double decay,
+                         double inv2d, double *out, double *cum) {
+    long W1 = W + 1;
+    for (long j = 0; j < W1; j++) cum[j] = 0;
+    for (long row = 0; row < H; row++) {
+        double rowsum = 0;
+        cum[(row + 1) * W1] = 0;
+        for (long col = 0; col < W; col++) {
+            const double *xp = x + (row * W + col) * C, *ap = a + (row * W + col) * C;
+            double dsum = 0;
+            for (long c = 0; c < C; c++) { double e = xp[c] - decay * ap[c]; dsum += e * e; }
+            rowsum += dsum;
+            cum[(row + 1) * W1 + col + 1] = cum[row * W1 + col + 1] + rowsum;
+        }
+    }
+    for (long row = 0; row < H; row++) {
+        long r0 = row - r < 0 ? 0 : row - r, r1 = row + r + 1 > H ? H : row + r + 1;
+        for (long col = 0; col < W; col++) {
+            long c0 = col - r < 0 ? 0 : col - r, c1 = col + r + 1 > W ? W : col + r + 1;
+            double s = cum[r1 * W1 + c1] - cum[r0 * W1 + c1] - cum[r1 * W1 + c0] + cum[r0 * W1 + c0];
+            out[row * W + col] = -inv2d * (s > 0 ? s : 0);
+        }
+    }
+}
+
 void lsk_im2col(long H, long W, long C, long P, const double *img, const long *pos, long count, int circular,
                 double *out) {
     long r = (P - 1) / 2, dP = P * P * C;

@@ -172,6 +172,51 @@ public enum PatchKernels {
         }
     }
 
+    /// LS log weights of one image a against the noisy image x (both H × W × C), by the difference
+    /// form D(p) = |x(p) − decay·a(p)|² and 2-D cumulative sums (cost independent of P):
+    /// L(i) = −Σ_{p ∈ Ω_i ∩ image} D(p)/(2σ²), Ω_i the P × P window centred on i, P = 2r + 1.
+    public static func boxLogWeights(height: Int, width: Int, channels: Int, radius: Int, x: [Double],
+                                     image: ArraySlice<Double>, decay: Double, sigma2: Double,
+                                     into out: inout [Double], cumulative: inout [Double]) {
+        let d = height * width * channels
+        precondition(x.count == d && image.count == d && out.count >= height * width, "boxLogWeights: sizes")
+        if cumulative.count < (height + 1) * (width + 1) { cumulative = Array(repeating: 0, count: (height + 1) * (width + 1)) }
+        x.withUnsafeBufferPointer { px in
+            image.withUnsafeBufferPointer { pa in
+                out.withUnsafeMutableBufferPointer { po in
+                    cumulative.withUnsafeMutableBufferPointer { pc in
+                        lsk_box_log_weights(height, width, channels, radius, px.baseAddress!, pa.baseAddress!, decay,
+                                            0.5 / sigma2, po.baseAddress!, pc.baseAddress!)
+                    }
+                }
+            }
+        }
+    }
+
+    /// LS log weights of every row of `images` (n × H·W·C) against the noisy image x, into `out` (n × H·W), by
+    /// the difference form D(p) = |x(p) − decay·a(p)|² and 2-D cumulative sums (cost independent of P):
+    /// L(i) = −Σ_{p ∈ Ω_i ∩ image} D(p)/(2σ²), Ω_i the P × P window centred on i, P = 2r + 1
+    /// (Docs/LocalScores.md §3). The per-pixel collapse engine builds its t-independent terms from it.
+    public static func boxLogWeights(height: Int, width: Int, channels: Int, radius: Int, x: [Double],
+                                     images: Matrix<Double>, decay: Double, sigma2: Double, into out: inout Matrix<Double>) {
+        let d = height * width * channels, hw = height * width
+        precondition(x.count == d && images.columns == d && out.columns == hw && out.rows >= images.rows, "boxLogWeights: sizes")
+        var cum = [Double](repeating: 0, count: (height + 1) * (width + 1))
+        let n = images.rows
+        x.withUnsafeBufferPointer { px in
+            images.storage.withUnsafeBufferPointer { pa in
+                out.storage.withUnsafeMutableBufferPointer { po in
+                    cum.withUnsafeMutableBufferPointer { pc in
+                        for mu in 0..<n {
+                            lsk_box_log_weights(height, width, channels, radius, px.baseAddress!, pa.baseAddress! + mu * d, decay,
+                                                0.5 / sigma2, po.baseAddress! + mu * hw, pc.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The P × P × C patches of `image` centred at `positions` (rows of the result, entries in
     /// (row offset, column offset, channel) order); outside the image zero, or the periodic
     /// continuation if `circular`.

@@ -9,7 +9,8 @@ struct CollapseCommand: ParsableCommand {
         commandName: "collapse",
         abstract: "Collapse (memorisation) time t_C: predictions beside forward-sampling, trajectory and endpoint measurements.",
         usage: UsageText.line("collapse", UsageText.data, UsageText.output, UsageText.threads, UsageText.times, "[--samples <samples>]",
-                             UsageText.sde, "[--trajectories <n>] [--pairs <n>] [--fresh <n>] [--fit-samples <n>] [--out <file.csv>]"),
+                             UsageText.sde, "[--trajectories <n>] [--pairs <n>] [--fresh <n>] [--fit-samples <n>] [--out <file.csv>]",
+                             "[--score <kind> --patch <P> [--along-trajectories] [--sampler sde|ode] [--record-every <k>]]"),
         discussion: """
         Predictions (Docs/Theory.md §3.2–3.3): eq. 10 and the finite-d two-class root (gaussian/gmm2), the Gaussian-spectrum \
         bound, the REM non-planted E[Y2] = 1 − λ_c. Measurements with the exact empirical score: planted forward \
@@ -19,6 +20,11 @@ struct CollapseCommand: ParsableCommand {
         memorisation fraction of x(t_min), of the posterior mean and of the posterior draw (the draw is a training \
         point: f_mem = 1). Operational t_C side by side: E[Y2] = ½, mean hat t_C, f^e/α = 0.1 and 0.05.
         Example: diffphys collapse --data gaussian:d=64,n=1000 --auto --plot collapse.png
+        With --score ls|els|els-circ|bbels --patch P (Docs/LocalScores.md §7): per-pixel forward collapse times \
+        t_C^(i) (E[Y2_i] = ½ on --samples planted samples, solved per pixel) beside eq. 10 and the Gaussian-spectrum t_C \
+        of each pixel's patch data set; --along-trajectories adds the per-pixel source and Y2_i maps along machine \
+        trajectories; --out writes the per-pixel map, --plot its heat map.
+        Example: diffphys collapse --data fashion-mnist:classes=1,9,per-class=100 --score ls --patch 7 --samples 400
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -36,6 +42,15 @@ struct CollapseCommand: ParsableCommand {
             help: "Monte-Carlo samples of the Gaussian mixture fitted to labelled data (t_C from its entropy, Docs/Theory.md §2.5; 0: no fit).")
     var fitSamples = 2000
     @OptionGroup var curveFile: CurveFileOptions
+    @OptionGroup var local: LocalScoreOptions
+    @Flag(name: .customLong("along-trajectories"),
+          help: "With a local --score: also the per-pixel collapse maps along --trajectories machine trajectories (default: off).")
+    var alongTrajectories = false
+    @Option(help: ArgumentHelp("With --along-trajectories: the sampler, sde or ode (default: sde).", valueName: "sampler"))
+    var sampler: LocalSampler = .sde
+    @Option(name: .customLong("record-every"), parsing: .unconditional,
+            help: "With --along-trajectories: record every k-th grid level (and the last) (default: 1).")
+    var recordEvery = 1
     var clones: Int { legacyClones ?? pairsOption }
 
     var samples: Int { sampleCount.samples }
@@ -44,6 +59,12 @@ struct CollapseCommand: ParsableCommand {
     var steps: Int { sde.steps }
 
     func validate() throws {
+        if local.machine == nil, alongTrajectories { throw ValidationError("--along-trajectories needs a local --score (ls, els, els-circ, bbels)") }
+        if local.machine != nil {
+            guard local.patchSchedule == nil else { throw ValidationError("per-pixel collapse times need a fixed --patch, not --patch-schedule") }
+            guard clones == 0 else { throw ValidationError("--pairs (φ_C clones) is not available with a local --score") }
+            guard recordEvery >= 1 else { throw ValidationError("--record-every must be ≥ 1") }
+        }
         guard timeGrid.points >= 3 else { throw ValidationError("--points must be ≥ 3") }
         guard trajectories == 0 || trajectories >= 2 else { throw ValidationError("--trajectories must be 0 or ≥ 2") }
         guard clones >= 0, fresh >= 0 else { throw ValidationError("--pairs and --fresh must be ≥ 0") }
@@ -151,6 +172,7 @@ struct CollapseCommand: ParsableCommand {
     }
 
     func run() throws {
+        if local.machine != nil { return try runLocal() }
         let spec = try dataOptions.spec()
         let data = try spec.load(seed: dataOptions.seed)
         let score = try EmpiricalScore(data)
@@ -390,5 +412,201 @@ struct CollapseCost {
         // A trunk to the last branch time and two clones per branch time, on average over half the grid.
         self.clones = 8 * Double(clones * steps) * (1 + Double(branchTimes))
         fit = Double(fitSamples * times) * (1 + 40 * Double(d) / Double(max(n, 1)))
+    }
+}
+
+extension LocalSampler: ExpressibleByArgument {}
+
+// MARK: - `collapse --score ls|els|els-circ|bbels`: per-pixel collapse maps (Docs/LocalScores.md §7)
+
+extension CollapseCommand {
+    /// Per-pixel results (row-major); `tC` is the schema's tC object per pixel.
+    struct LocalPixelOutput: Encodable {
+        var row, col: Int
+        var region: String
+        var dictionarySize, dimension: Int
+        var alpha, variance: Double
+        /// E[Y2_i] as t → 0⁺ (multiplicity of the planted window in 𝒟_i); a crossing needs > ½.
+        var y2Limit: Double?
+        var tC: CollapseTimeOutput
+        /// Along trajectories (with --along-trajectories): last source change, Y2_i > ½ time, collapsed fraction.
+        var tCSource: MeanEstimate?
+        var tCY2: MeanEstimate?
+        var y2Collapsed: Double?
+    }
+    struct LocalRegionSummary: Encodable {
+        var measured, gaussian, spectrum: PixelSummary
+    }
+    struct LocalTrajectoryOutput: Encodable {
+        var sampler: String
+        var trajectories: Int
+        var times: [Double]
+        /// Per trajectory the pixel mean of the map, summarised over trajectories.
+        var sourcePixelMean, y2PixelMean: MeanEstimate
+        /// Mean over trajectories of the map's spread (standard deviation over pixels).
+        var sourcePixelSpread, y2PixelSpread: Double
+    }
+    struct LocalOutput: Encodable {
+        var data: String
+        var machine: String
+        var patch: Int
+        var imageShape: [Int]
+        var samples: Int
+        var seed: UInt64
+        var tC: CollapseTimeOutput
+        var summary: [String: LocalRegionSummary]
+        var grid: [Double]
+        var averageCurve: [MeanEstimate]
+        var pixels: [LocalPixelOutput]
+        var trajectory: LocalTrajectoryOutput?
+        var conventions = "t = forward time; Delta_t = 1 - e^{-2t}; pixel tC.measured.y2 = t where planted E[Y2_i] = 1/2 (solved per pixel); results tC.primary = t where the pixel average of E[Y2_i] = 1/2; predicted: eq. 10 (gaussian) and Gaussian-spectrum t_C of the pixel's patch data set (n -> |D_i|, d -> d_i in-frame window entries, sigma^2 = tr Cov / d_i); summary over pixels with a crossing: mean, spread = standard deviation over pixels"
+    }
+
+    func runLocal() throws {
+        let spec = try dataOptions.spec()
+        let data = try spec.load(seed: dataOptions.seed)
+        guard let model = try local.model(data) else { return }
+        let grid = timeGrid.times?.values ?? LocalForwardCollapse.grid(points: timeGrid.points)
+        let hw = model.shape.pixels
+        // Cost unit: one planted sample at one pass (all pixels); a pass is ~3 LS evaluations, an ELS one is one evaluation.
+        let passes = 16.0
+        let trajCost = alongTrajectories ? Double(trajectories * (steps / recordEvery + steps)) / 3 : 0
+        let progress = ProgressReporter("collapse", cost: Double(samples) * passes + trajCost, enabled: output.showProgress)
+        let forward = try LocalForwardCollapse(model: model, threads: threadOptions.count)
+            .measure(samples: samples, grid: grid, seed: dataOptions.seed,
+                     progress: progress.stage(units: samples * Int(passes), cost: Double(samples) * passes))
+        var traj: LocalTrajectoryCollapseMap? = nil
+        if alongTrajectories {
+            traj = try LocalTrajectoryCollapse(model: model, settings: sde.settings, sampler: sampler, stride: recordEvery,
+                                               threads: threadOptions.count)
+                .measure(trajectories: trajectories, seed: dataOptions.seed,
+                         progress: progress.stage(units: trajectories, cost: trajCost))
+        }
+        progress.finish()
+        func measured(_ c: SolvedCrossing?) -> Measured? { c.map { Measured($0.t, stderr: $0.standardError) } }
+        let pixels = forward.pixels.enumerated().map { i, p in
+            LocalPixelOutput(row: p.row, col: p.col, region: p.region.rawValue, dictionarySize: p.dictionarySize, dimension: p.dimension,
+                             alpha: p.alpha, variance: p.variance, y2Limit: p.y2Limit,
+                             tC: CollapseTimeOutput(measured: measured(p.tC).map { ["y2": $0] } ?? [:],
+                                                    predicted: ["gaussian": p.tCGaussian.map(Measured.exact), "spectrum": p.tCSpectrum.map(Measured.exact)]
+                                                        .compactMapValues { $0 }),
+                             tCSource: traj?.sourceMean[i], tCY2: traj?.y2Mean[i], y2Collapsed: traj?.y2Collapsed[i])
+        }
+        var summary: [String: LocalRegionSummary] = [:]
+        for (key, region) in [("all", PixelRegion?.none), ("interior", .interior), ("edge", .edge), ("corner", .corner)] {
+            let m = forward.measuredSummary(region)
+            // Regions without pixels, or without a crossing, are left out.
+            if m.count == 0 { continue }
+            summary[key] = LocalRegionSummary(measured: m, gaussian: forward.predictedSummary(region), spectrum: forward.spectrumSummary(region))
+        }
+        var measuredTimes: [String: Measured] = [:]
+        if let a = measured(forward.pixelAverage) { measuredTimes["y2"] = a }
+        let all = forward.measuredSummary()
+        if all.count > 0 { measuredTimes["pixelMean"] = Measured(all.mean, stderr: nil) }
+        if let traj {
+            measuredTimes["trajectorySource"] = Measured(traj.sourcePixelMean.mean, stderr: traj.sourcePixelMean.standardError)
+            measuredTimes["trajectoryY2"] = Measured(traj.y2PixelMean.mean, stderr: traj.y2PixelMean.standardError)
+        }
+        var predictedTimes: [String: Measured] = [:]
+        let g = forward.predictedSummary(), sp = forward.spectrumSummary()
+        if g.count > 0 { predictedTimes["gaussian"] = .exact(g.mean) }
+        if sp.count > 0 { predictedTimes["spectrum"] = .exact(sp.mean) }
+        let s = model.shape
+        let out = LocalOutput(data: data.name, machine: model.machine.rawValue, patch: forward.patch, imageShape: [s.height, s.width, s.channels],
+                              samples: samples, seed: dataOptions.seed,
+                              tC: CollapseTimeOutput(measured: measuredTimes, predicted: predictedTimes), summary: summary,
+                              grid: forward.grid, averageCurve: forward.averageCurve, pixels: pixels,
+                              trajectory: traj.map { LocalTrajectoryOutput(sampler: $0.sampler.rawValue, trajectories: $0.trajectories, times: $0.times,
+                                                                           sourcePixelMean: $0.sourcePixelMean, y2PixelMean: $0.y2PixelMean,
+                                                                           sourcePixelSpread: $0.sourcePixelSpread, y2PixelSpread: $0.y2PixelSpread) })
+        try curveFile.write(localTable(forward, traj))
+        if let plot = output.plot { try drawLocalMap(forward, traj, to: plot) }
+        if output.json {
+            var parameters: [String: ParameterValue] = ["score": .text(model.machine.rawValue), "patch": .integer(forward.patch),
+                                                        "samples": .integer(samples), "times": .numbers(forward.grid), "seed": .seed(dataOptions.seed)]
+            if alongTrajectories {
+                parameters["trajectories"] = .integer(trajectories)
+                parameters["sampler"] = .text(sampler.rawValue)
+                parameters["horizon"] = .number(horizon)
+                parameters["tMin"] = .number(tMin)
+                parameters["steps"] = .integer(steps)
+                parameters["recordEvery"] = .integer(recordEvery)
+            }
+            try printJSON(command: "collapse", data: DataDescription(spec: spec.description, n: data.n, d: data.d),
+                          parameters: parameters, results: out)
+            return
+        }
+        func f(_ x: Double) -> String { x.isFinite ? String(format: "%.4f", x) : "   -" }
+        func se(_ c: SolvedCrossing?) -> String { c.map { "\(f($0.t)) ± \(f($0.standardError))" } ?? "no crossing" }
+        print("data: \(data.name)   n = \(data.n), image \(s)   score: \(model.machine.rawValue), P = \(forward.patch)   \(samples) planted samples, seed \(dataOptions.seed)")
+        print("Per-pixel forward collapse (Docs/LocalScores.md §7): t_C^(i) = t where E[Y2_i] = ½ (solved per pixel, delta-method SE);")
+        print("predictions of pixel i's patch data set 𝒟_i (Docs/Theory.md §3.2–3.3, n → |𝒟_i|, d → d_i, σ² → tr Cov(𝒟_i)/d_i)")
+        print("  pixel average:  mean_i E[Y2_i] = ½ at t = \(se(forward.pixelAverage))")
+        print("  region      pixels  crossed   mean t_C^(i)  spread    eq. 10 mean  spectrum mean")
+        for key in ["all", "interior", "edge", "corner"] {
+            guard let r = summary[key] else { continue }
+            let count = key == "all" ? hw : forward.pixels.filter { $0.region.rawValue == key }.count
+            print("  " + key.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + String(format: " %6d  %7d", count, r.measured.count)
+                  + "   \(f(r.measured.mean))        \(f(r.measured.spread))    \(f(r.gaussian.mean))       \(f(r.spectrum.mean))")
+        }
+        let sizes = Set(forward.pixels.map(\.dictionarySize)).sorted(), dims = Set(forward.pixels.map(\.dimension)).sorted()
+        print("  |𝒟_i| \(sizes.first!)…\(sizes.last!), d_i \(dims.first!)…\(dims.last!); "
+              + "\(forward.pixels.filter { ($0.y2Limit ?? 1) > 0.5 + 1e-12 }.count) pixels have E[Y2_i](t → 0) > ½ (identical patches share their weight: "
+              + "the others cannot cross)")
+        if let traj {
+            print("Along \(traj.trajectories) machine trajectories (\(traj.sampler.rawValue), T = \(horizon) → t_min = \(tMin), \(traj.times.count) recorded levels):")
+            print("  last change of the per-pixel source:  pixel mean \(f(traj.sourcePixelMean.mean)) ± \(f(traj.sourcePixelMean.standardError)) (over trajectories), spread over pixels \(f(traj.sourcePixelSpread))")
+            print("  Y2_i stays > ½ from:                  pixel mean \(f(traj.y2PixelMean.mean)) ± \(f(traj.y2PixelMean.standardError)), spread over pixels \(f(traj.y2PixelSpread)); "
+                  + "Y2_i(t_min) > ½ at \(f(traj.y2Collapsed.reduce(0, +) / Double(hw))) of pixel-trajectories (0 counts as t_C = 0)")
+        }
+        if let o = curveFile.out { print("per-pixel map: \(o)") }
+        if let plot = output.plot { print("figure: \(plot)") }
+    }
+
+    /// The per-pixel map as the `--out` CSV (camelCase; empty cell = missing).
+    func localTable(_ m: LocalCollapseMap, _ traj: LocalTrajectoryCollapseMap?) -> CSVTable {
+        var header = ["row", "col", "region", "dictionarySize", "dimension", "alpha", "variance", "tC", "tCStderr", "tCSlope",
+                      "tCPredicted", "tCSpectrum", "y2Limit"]
+        if traj != nil { header += ["tCSource", "tCSourceStderr", "tCY2Trajectory", "tCY2TrajectoryStderr", "y2Collapsed"] }
+        var table = CSVTable(header: header)
+        for (i, p) in m.pixels.enumerated() {
+            var row: [CSVValue] = [.integer(p.row), .integer(p.col), .text(p.region.rawValue), .integer(p.dictionarySize), .integer(p.dimension),
+                                   .number(p.alpha), .number(p.variance), .number(p.tC?.t ?? .nan), .number(p.tC?.standardError ?? .nan),
+                                   .number(p.tC?.slope ?? .nan), .number(p.tCGaussian ?? .nan), .number(p.tCSpectrum ?? .nan),
+                                   .number(p.y2Limit ?? .nan)]
+            if let traj {
+                row += [.number(traj.sourceMean[i].mean), .number(traj.sourceMean[i].standardError), .number(traj.y2Mean[i].mean),
+                        .number(traj.y2Mean[i].standardError), .number(traj.y2Collapsed[i])]
+            }
+            table.append(row)
+        }
+        return table
+    }
+
+    /// Heat maps of the per-pixel t_C: measured (forward), eq. 10 prediction, and the trajectory source map.
+    func drawLocalMap(_ m: LocalCollapseMap, _ traj: LocalTrajectoryCollapseMap?, to png: String) throws {
+        let stem = (png as NSString).deletingPathExtension
+        var panels: [(String, [Double])] = [
+            ("forward t_C^(i): E[Y2_i] = 1/2", m.pixels.map { $0.tC?.t ?? .nan }),
+            ("eq. 10 of the patch data set", m.pixels.map { $0.tCGaussian ?? .nan }),
+        ]
+        if let traj { panels.append(("trajectories: last source change (mean)", traj.sourceMean.map(\.mean))) }
+        let W = m.shape.width, H = m.shape.height
+        let top = panels.flatMap(\.1).filter(\.isFinite).max() ?? 1
+        var lines = ["set multiplot layout 1,\(panels.count) title \(Gnuplot.quote(lines: ["\(m.machine.rawValue), P = \(m.patch), \(m.samples) planted samples: per-pixel collapse time t_C (blank: no crossing)"])) noenhanced",
+                     "set size ratio -1", "unset key", "set xrange [-0.5:\(Double(W) - 0.5)]", "set yrange [\(Double(H) - 0.5):-0.5]",
+                     "set cbrange [0:\(top)]", "set palette rgb 33,13,10", "set xlabel 'col'", "set ylabel 'row'",
+                     "set style fill solid", "set tics out"]
+        for (k, (title, values)) in panels.enumerated() {
+            let dat = "\(stem)-\(k).dat"
+            var text = "# col row tC\n"
+            for i in values.indices { text += "\(i % W) \(i / W) \(values[i].isFinite ? "\(values[i])" : "NaN")\n" }
+            try writeText(text, to: dat)
+            lines.append("set title \(Gnuplot.quote(title)) noenhanced")
+            lines.append("plot '\(dat)' using 1:2:3 with image")
+        }
+        lines.append("unset multiplot")
+        try Gnuplot.render(script: lines.joined(separator: "\n"), to: png, width: 470 * panels.count, height: 480)
     }
 }

@@ -21,6 +21,12 @@ void lsk_ls_posterior(long H, long W, long C, long r, const double *x, const dou
                       double *scratch);
 long lsk_ls_scratch(long H, long W, long C, long r);
 
+/// LS log weights of one image by the difference form and 2-D box sums (cost independent of P):
+/// D(p) = Σ_c (x(p,c) − decay·a(p,c))², out[i] = −inv2d · Σ_{p ∈ Ω_i ∩ image} D(p), Ω_i the
+/// (2r+1)² window centred on i (zero padding = truncation). `cum` holds (H+1)(W+1) doubles.
+void lsk_box_log_weights(long H, long W, long C, long r, const double *x, const double *a, double decay,
+                         double inv2d, double *out, double *cum);
+
 /// Patches of `img` (H × W × C) centred at the `count` pixels `pos`, P × P × C each in (row offset,
 /// col offset, channel) order, into out (count × P²C). Outside the image: 0 (circular = 0) or the
 /// periodic continuation (circular = 1).

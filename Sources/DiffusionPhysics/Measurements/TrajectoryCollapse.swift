@@ -102,10 +102,17 @@ public struct TrajectoryCollapse: Sendable {
 
     /// hat t_C of one recorded path (Docs/Theory.md §3.4 M2): see the type's documentation.
     public static func collapseTime(path: [Int], end: Int, times: [Double]) -> Double {
-        precondition(path.count == times.count && !path.isEmpty)
-        guard path[path.count - 1] == end else { return 0 }
-        var k = path.count - 1
-        while k > 0 && path[k - 1] == end { k -= 1 }
+        collapseTime(holds: path.map { $0 == end }, times: times)
+    }
+
+    /// The same for any per-level condition (Docs/Theory.md §3.4 M2): with
+    /// k* = min{k : holds[j] for all j ≥ k}, t_{k*} (the first grid time if it always holds), and 0
+    /// if it fails at the last level. Per-pixel source and Y2_i > ½ maps use it (Docs/LocalScores.md §7).
+    public static func collapseTime(holds: [Bool], times: [Double]) -> Double {
+        precondition(holds.count == times.count && !holds.isEmpty)
+        guard holds[holds.count - 1] else { return 0 }
+        var k = holds.count - 1
+        while k > 0 && holds[k - 1] { k -= 1 }
         return times[k]
     }
 
