@@ -83,6 +83,9 @@ public enum LocalScoresStudy: StudyKind {
             Double(r.patches.count * r.samples * r.steps * 2 * r.perClass) * (r.machine == .ls ? 1 : 400) * (r.ode ? 3 : 1)
         }
         costs.append(Double((clonePatches.count + 1) * pairs * cloneSteps * (1 + cloneTimes.count) * 2 * clonePerClass))
+        let pixelPatches = try p.numbers("pixelPatches").map(Int.init), pixelSamples = try p.integer("pixelSamples")
+        let trajectoryPatches = try p.numbers("trajectoryPatches").map(Int.init), trajectories = try p.integer("trajectories")
+        costs.append(Double(pixelPatches.count * pixelSamples * 60 * 2 * clonePerClass + trajectoryPatches.count * trajectories * steps * 4 * clonePerClass))
         let progress = ProgressReporter("local-scores", cost: costs.reduce(0, +), enabled: context.showProgress)
 
         // Part 1: f_mem(P).
@@ -139,53 +142,142 @@ public enum LocalScoresStudy: StudyKind {
         let tS = SpeciationTheory.tS(lambda: spectrum.lambda)
         let horizon = max(0.5 * log(max(spectrum.lambda, 1)) + 3, (cloneTimes.last ?? 0) + 1)
         let settings = SDESettings(horizon: horizon, tMin: tMin, steps: cloneSteps)
-        let cloneStage = progress.stage(units: clonePatches.count + 1, cost: costs.last!)
-        var phiTable = CSVTable(header: ["score", "patch", "t", "phi", "phiStderr"])
-        var crossTable = CSVTable(header: ["score", "patch", "lambdaP", "tSWindow", "tCross", "tCrossStderr", "tCrossSystematic",
-                                           "tCross075", "tCross075Stderr"])
+        let cloneStage = progress.stage(units: clonePatches.count + 1, cost: costs[costs.count - 2])
+        var phiTable = CSVTable(header: ["score", "patch", "t", "phiNearestImage", "phiNearestImageStderr", "phiPixelVote",
+                                         "phiPixelVoteStderr", "phiClassifier", "phiClassifierStderr", "branchPurity",
+                                         "branchPurityStderr", "endpointPurity", "endpointPurityStderr"])
+        var crossTable = CSVTable(header: ["score", "patch", "rule", "lambdaP", "tSWindow", "tCross", "tCrossStderr", "tCrossSystematic",
+                                           "tCrossBalanced", "tCrossBalancedStderr"])
         let threshold = 0.775
         // φ(∞) = Σ_c π_c² (independent endpoints); the balanced-class threshold (1 + Σ π_c²)/2.
         let counts = cloneData.classCounts.values.map { Double($0) / Double(cloneData.n) }
         let phiInfinity = counts.reduce(0) { $0 + $1 * $1 }, balanced = (1 + phiInfinity) / 2
-        func curve(_ r: [CloneEstimate]) -> [(t: Double, phi: MeanEstimate)] { r.map { ($0.t, $0.sameClass!) }.sorted { $0.t < $1.t } }
-        func crossing(_ c: [(t: Double, phi: MeanEstimate)], level: Double) -> FittedCrossing? {
-            FittedCrossing.solve(times: c.map(\.t), values: c.map(\.phi.mean), errors: c.map(\.phi.standardError), level: level)
+        // The three endpoint rules of Docs/LocalScores.md §7 on the same pairs, and the branch purity.
+        let rules: [(key: String, label: String, value: (CloneRuleEstimates) -> MeanEstimate)] = [
+            ("nearestImage", "nearest image", { $0.nearestImage }), ("pixelVote", "pixel vote", { $0.pixelVote }),
+            ("classifier", "class-mean classifier", { $0.classifier }), ("branchPurity", "branch purity E Σ p_c²", { $0.branchPurity })]
+        func clones<Model: ScoreModel>(_ model: Model) throws -> [(t: Double, rules: CloneRuleEstimates)] {
+            var experiment = CloningExperiment(model: model, settings: settings, threads: context.threads, finalStep: .posteriorMean,
+                                               endpointLabel: .nearestImage(cloneData.points))
+            experiment.rules = try CloneLabelRules(model: model, images: cloneData.points)
+            return try experiment.run(branchTimes: cloneTimes, pairs: pairs, seed: context.seed)
+                .map { ($0.t, $0.rules!) }.sorted { $0.t < $1.t }
         }
-        let exact = curve(try CloningExperiment(model: try EmpiricalScore(cloneData), settings: settings, threads: context.threads,
-                                                finalStep: .posteriorMean, endpointLabel: .nearestImage(cloneData.points))
-            .run(branchTimes: cloneTimes, pairs: pairs, seed: context.seed))
+        func crossing(_ c: [(t: Double, rules: CloneRuleEstimates)], _ rule: (CloneRuleEstimates) -> MeanEstimate,
+                      level: Double) -> FittedCrossing? {
+            let v = c.map { rule($0.rules) }
+            return FittedCrossing.solve(times: c.map(\.t), values: v.map(\.mean), errors: v.map(\.standardError), level: level)
+        }
+        func record(_ score: String, patch: Int?, lambdaP: Double, _ c: [(t: Double, rules: CloneRuleEstimates)]) -> [String: FittedCrossing] {
+            let patchCell: CSVValue = patch.map { .integer($0) } ?? .text("")
+            for e in c {
+                var row: [CSVValue] = [.text(score), patchCell, .number(e.t)]
+                for r in rules { row += [.number(r.value(e.rules).mean), .number(r.value(e.rules).standardError)] }
+                row += [.number(e.rules.endpointPurity.mean), .number(e.rules.endpointPurity.standardError)]
+                phiTable.append(row)
+            }
+            var found: [String: FittedCrossing] = [:]
+            for r in rules {
+                let cross = crossing(c, r.value, level: threshold), mid = crossing(c, r.value, level: balanced)
+                found[r.key] = cross
+                crossTable.append([.text(score), patchCell, .text(r.key), .number(lambdaP), .number(SpeciationTheory.tS(lambda: lambdaP).curvature),
+                                   .number(cross?.t ?? .nan), .number(cross?.standardError ?? .nan), .number(cross?.systematic ?? .nan),
+                                   .number(mid?.t ?? .nan), .number(mid?.standardError ?? .nan)])
+            }
+            return found
+        }
+        let exact = try clones(try EmpiricalScore(cloneData))
         cloneStage.advance()
-        let exactCross = crossing(exact, level: threshold), exactCross075 = crossing(exact, level: balanced)
-        for e in exact { phiTable.append([.text("exact"), .text(""), .number(e.t), .number(e.phi.mean), .number(e.phi.standardError)]) }
-        crossTable.append([.text("exact"), .text(""), .number(spectrum.lambda), .number(tS.curvature), .number(exactCross?.t ?? .nan),
-                           .number(exactCross?.standardError ?? .nan), .number(exactCross?.systematic ?? .nan),
-                           .number(exactCross075?.t ?? .nan), .number(exactCross075?.standardError ?? .nan)])
-        var localCrossings: [(patch: Int, lambdaP: Double, cross: FittedCrossing?, balanced: FittedCrossing?)] = []
+        let exactCrossings = record("exact", patch: nil, lambdaP: spectrum.lambda, exact)
+        let exactCross = exactCrossings["nearestImage"] ?? nil
+        var localCrossings: [(patch: Int, lambdaP: Double, crossings: [String: FittedCrossing])] = []
         var fullWindowDifference: Double? = nil
         for patch in clonePatches {
             let model = try LocalScore(machine: .ls, dataset: cloneData, patch: .fixed(patch))
-            let c = curve(try CloningExperiment(model: model, settings: settings, threads: context.threads, finalStep: .posteriorMean,
-                                                endpointLabel: .nearestImage(cloneData.points))
-                .run(branchTimes: cloneTimes, pairs: pairs, seed: context.seed))
+            let c = try clones(model)
             cloneStage.advance()
             if patch >= fullWindow {
-                fullWindowDifference = zip(c, exact).map { abs($0.phi.mean - $1.phi.mean) }.max()
+                fullWindowDifference = zip(c, exact).flatMap { a, b in rules.map { abs($0.value(a.rules).mean - $0.value(b.rules).mean) } }.max()
             }
             let lambdaP = try LocalScoresStudy.windowTopEigenvalue(cloneData.points, shape: shape, patch: patch)
-            let cross = crossing(c, level: threshold), cross075 = crossing(c, level: balanced)
-            localCrossings.append((patch, lambdaP, cross, cross075))
-            for e in c { phiTable.append([.text("ls"), .integer(patch), .number(e.t), .number(e.phi.mean), .number(e.phi.standardError)]) }
-            crossTable.append([.text("ls"), .integer(patch), .number(lambdaP), .number(SpeciationTheory.tS(lambda: lambdaP).curvature),
-                               .number(cross?.t ?? .nan), .number(cross?.standardError ?? .nan), .number(cross?.systematic ?? .nan),
-                               .number(cross075?.t ?? .nan), .number(cross075?.standardError ?? .nan)])
+            localCrossings.append((patch, lambdaP, record("ls", patch: patch, lambdaP: lambdaP, c)))
         }
+        // Part 4: per-pixel collapse times of LS (forward, solved per pixel; along trajectories).
+        let pixelStage = progress.stage(units: pixelPatches.count + trajectoryPatches.count + 1, cost: costs.last!)
+        let exactScore = try EmpiricalScore(cloneData)
+        let globalCollapse = try ForwardEnsemble(model: .diffusion(exactScore), origins: .planted(exactScore.posterior), statistics: .origin,
+                                                 threads: context.threads)
+            .solveCrossing(level: 0.5, bracket: LocalForwardCollapse.defaultGrid, samples: pixelSamples, seed: context.seed) { $0.y2 }
+        pixelStage.advance()
+        var pixelTable = CSVTable(header: ["patch", "tCPixelAverage", "tCPixelAverageStderr", "tCPixelMean", "tCPixelSpread", "pixelsCrossing",
+                                           "tCInterior", "tCEdge", "tCCorner", "tCGaussianPrediction", "tCSpectrumPrediction",
+                                           "tCTrajectorySource", "tCTrajectorySourceStderr", "tCTrajectoryY2", "tCTrajectoryY2Stderr"])
+        var pixelMaps: [(patch: Int, map: LocalCollapseMap)] = []
+        var trajectoryMaps: [Int: LocalTrajectoryCollapseMap] = [:]
+        for patch in Array(Set(pixelPatches + trajectoryPatches)).sorted() {
+            let model = try LocalScore(machine: .ls, dataset: cloneData, patch: .fixed(patch))
+            if pixelPatches.contains(patch) {
+                pixelMaps.append((patch, try LocalForwardCollapse.measure(model: model, samples: pixelSamples, seed: context.seed,
+                                                                          threads: context.threads)))
+                pixelStage.advance()
+            }
+            if trajectoryPatches.contains(patch) {
+                trajectoryMaps[patch] = try LocalTrajectoryCollapse.measure(model: model, trajectories: trajectories,
+                                                                            settings: SDESettings(tMin: 1e-4, steps: steps), seed: context.seed,
+                                                                            threads: context.threads)
+                pixelStage.advance()
+            }
+        }
+        for (patch, map) in pixelMaps {
+            let all = map.measuredSummary(), traj = trajectoryMaps[patch]
+            pixelTable.append([.integer(patch), .number(map.pixelAverage?.t ?? .nan), .number(map.pixelAverage?.standardError ?? .nan),
+                               .number(all.mean), .number(all.spread), .integer(all.count), .number(map.measuredSummary(.interior).mean),
+                               .number(map.measuredSummary(.edge).mean), .number(map.measuredSummary(.corner).mean),
+                               .number(map.predictedSummary().mean), .number(map.spectrumSummary().mean),
+                               .number(traj?.sourcePixelMean.mean ?? .nan), .number(traj?.sourcePixelMean.standardError ?? .nan),
+                               .number(traj?.y2PixelMean.mean ?? .nan), .number(traj?.y2PixelMean.standardError ?? .nan)])
+        }
+        try pixelTable.write(to: context.path("pixel-collapse.csv"))
+        // The per-pixel map of the largest P below the full window, as a matrix for the heat map.
+        let mapPatch = pixelMaps.filter { $0.patch < fullWindow }.last ?? pixelMaps.last
+        if let (patch, map) = mapPatch {
+            let rows = (0..<shape.height).map { i in
+                (0..<shape.width).map { j in map.pixels[i * shape.width + j].tC.map { String(format: "%.6g", $0.t) } ?? "NaN" }.joined(separator: " ")
+            }
+            try AtomicFile.write(Data((rows.joined(separator: "\n") + "\n").utf8), to: context.path("pixel-map.dat"))
+            let globalT = globalCollapse?.t ?? .nan
+            let heat = """
+            set datafile separator ','
+            set multiplot layout 1,2 title 'Per-pixel collapse of the LS machine, n = \(cloneData.n) (±1 SE)'
+            set title 'forward collapse time against patch size'
+            set xlabel 'patch size P'; set ylabel 't_C'; set logscale y; set key bottom right font ',9'
+            set xrange [0:\(fullWindow + 4)]
+            \(globalT.isFinite ? Gnuplot.horizontalLine(at: globalT, label: "global t_C (exact score)", colour: "brown", tag: 1) : "")
+            plot 'pixel-collapse.csv' every ::1 using 1:10 with linespoints dt 2 lw 2 pt 4 lc rgb '#dd7700' title 'theory: eq. 10 per pixel (d → d_i, n → |D_i|), mean', \\
+                 '' every ::1 using 1:11 with linespoints dt 4 lw 2 pt 6 lc rgb '#009999' title 'theory: Gaussian spectrum of D_i, mean', \\
+                 '' every ::1 using 1:2:3 with yerrorlines pt 7 lc rgb '#2244cc' title 'measured: pixel-average E[Y2] = ½', \\
+                 '' every ::1 using 1:4 with points pt 9 ps 1.2 lc rgb '#7744aa' title 'measured: mean of per-pixel t_C^{(i)}', \\
+                 '' every ::1 using ($12 == $12 ? $1 : 1/0):12:13 with yerrorbars pt 5 lc rgb '#cc2222' title 'trajectories: last source change'
+            unset logscale y; unset arrow 1; unset label 1
+            set datafile separator whitespace
+            set title 'map of t_C^{(i)} at P = \(patch) (white: never reaches ½)'
+            set size ratio -1; set yrange [\(shape.height) - 0.5:-0.5]; set xrange [-0.5:\(shape.width) - 0.5]
+            set palette defined (0 '#08306b', 1 '#4292c6', 2 '#c6dbef', 3 '#fdae6b', 4 '#d94801'); set cbrange [*:*]
+            set cblabel 't_C^{(i)}'; unset key; set xlabel 'column'; set ylabel 'row'
+            plot 'pixel-map.dat' matrix with image
+            unset multiplot
+            """
+            try context.figure("pixel-collapse", script: heat, width: 1400, height: 620)
+        }
+
         try phiTable.write(to: context.path("phi.csv"))
         try crossTable.write(to: context.path("speciation.csv"))
         progress.finish()
 
         // Part 3: the sample grid.
         if !gridSamples.isEmpty { try writeSampleGrid(gridSamples, count: gridCount, context: context) }
-        outcome.dataFiles = ["memorisation.csv", "phi.csv", "speciation.csv"] + (gridSamples.isEmpty ? [] : ["sample-grid.dat"])
+        outcome.dataFiles = ["memorisation.csv", "phi.csv", "speciation.csv", "pixel-collapse.csv"] + (pixelMaps.isEmpty ? [] : ["pixel-map.dat"])
+            + (gridSamples.isEmpty ? [] : ["sample-grid.dat"])
 
         // Checks.
         let tolerance = try p.tolerance("fraction"), ratioTolerance = try p.tolerance("ratio")
@@ -221,8 +313,26 @@ public enum LocalScoresStudy: StudyKind {
             }
         }
         if let d = fullWindowDifference {
-            outcome.checks.append(StudyCheck("clones: LS at P ≥ \(fullWindow) gives the exact score's φ(t) on the same seeds (max |Δφ|)", kind: .identity,
+            outcome.checks.append(StudyCheck("clones: LS at P ≥ \(fullWindow) gives the exact score's φ(t) and branch purity on the same seeds (max |Δ| over rules and t)", kind: .identity,
                                              prediction: 0, measurement: d, tolerance: 1e-9))
+        }
+        if let global = globalCollapse, let full = pixelMaps.first(where: { $0.patch >= fullWindow })?.map.pixelAverage {
+            outcome.checks.append(StudyCheck("forward: LS pixel-average t_C at P = \(fullWindow) equals the exact score's t_C (E[Y2] = ½, same planted draws)",
+                                             kind: .identity, prediction: global.t, measurement: full.t, standardError: full.standardError,
+                                             tolerance: 1e-5))
+        }
+        for (patch, map) in pixelMaps where patch < fullWindow {
+            guard let avg = map.pixelAverage else { continue }
+            let spectrumPrediction = map.spectrumSummary().mean, mean = map.measuredSummary().mean
+            if spectrumPrediction.isFinite, mean.isFinite {
+                outcome.checks.append(StudyCheck("forward LS P = \(patch): pixel-mean t_C^(i) / Gaussian-spectrum t_C of the patch data sets (d → d_i, n → |D_i|)",
+                                                 kind: .empirical, prediction: 1, measurement: mean / spectrumPrediction, tolerance: ratioTolerance))
+            }
+            if let global = globalCollapse {
+                outcome.checks.append(StudyCheck("forward LS P = \(patch): pixel-average t_C below the global t_C (a window condenses later in generation)",
+                                                 kind: .empirical, prediction: global.t, measurement: avg.t, standardError: avg.standardError,
+                                                 tolerance: 0, relation: .atMost))
+            }
         }
         if let ec = exactCross {
             outcome.checks.append(StudyCheck("exact-score clones: t_cross(φ = 0.775) / ½ ln(1 + Λ)", kind: .empirical, prediction: 1,
@@ -230,7 +340,7 @@ public enum LocalScoresStudy: StudyKind {
                                              tolerance: ratioTolerance))
         }
         for c in localCrossings where c.patch < fullWindow {
-            guard let cross = c.cross else { continue }
+            guard let cross = c.crossings["nearestImage"] else { continue }
             let window = SpeciationTheory.tS(lambda: c.lambdaP).curvature
             outcome.checks.append(StudyCheck("LS P = \(c.patch): t_S(P) / ½ ln(1 + Λ_P) (window guess)", kind: .empirical, prediction: 1,
                                              measurement: cross.t / window, standardError: cross.standardError / window,
@@ -268,10 +378,11 @@ public enum LocalScoresStudy: StudyKind {
         set title 'speciation time of the LS machine'
         set xlabel 'patch size P'; set ylabel 't where φ = 0.775'; set yrange [0:*]; set xrange [0:\(fullWindow + 4)]
         \(globalLine)
-        plot 'speciation.csv' every ::1 using (strcol(1) eq 'ls' ? $2 : 1/0):4 with linespoints dt 2 lw 2 lc rgb '#dd7700' title 'theory: ½ ln(1 + Λ_P), best P×P window', \\
-             '' every ::1 using (strcol(1) eq 'ls' ? $2 : 1/0):5:6 with yerrorbars pt 7 ps 0.8 lc rgb '#2244cc' title 't_S(P) measured (clones, nearest-image label)'
+        plot 'speciation.csv' every ::1 using ((strcol(1) eq 'ls' && strcol(3) eq 'nearestImage') ? $2 : 1/0):5 with linespoints dt 2 lw 2 pt 1 lc rgb 'black' title 'theory: ½ ln(1 + Λ_P), best P×P window', \\
+             \(rules.enumerated().map { k, r in "'speciation.csv' every ::1 using ((strcol(1) eq 'ls' && strcol(3) eq '\(r.key)') ? $2 + \(Double(k) * 0.4 - 0.6) : 1/0):6:7 with yerrorbars pt \(5 + 2 * k) ps 0.8 lc rgb '\(colours[k % colours.count])' title 't_S(P): \(r.label)' noenhanced" }.joined(separator: ", \\\n     "))
         unset arrow 2; unset label 2
-        set title 'φ(t): clone pairs ending in the same class'
+        set title 'φ(t): clone pairs ending in the same class (nearest-image rule)'
+        set key bottom left
         set xlabel 't'; set ylabel 'φ(t)'; set xrange [*:*]; set logscale x; set yrange [0.4:1.02]
         \(Gnuplot.horizontalLine(at: threshold, label: "φ = 0.775", tag: 3))
         plot \(phiSeries), \\
@@ -287,12 +398,22 @@ public enum LocalScoresStudy: StudyKind {
             memRows.append("| \(pt.run) | \(pt.patch) | \(f(pt.alpha)) | \(f(pt.fraction, 2)) ± \(f(pt.stderr, 2)) | \(f(pt.distinct.mean, 1)) ± \(f(pt.distinct.standardError, 1)) | \(f(pt.copy.mean)) ± \(f(pt.copy.standardError)) | \(f(pt.medianGap)) |")
         }
         outcome.notes.append("Memorised fraction (backward SDE: exact-OU steps on the hybrid grid, T = \(SDESettings.defaultHorizon) → t_min = \(tMin), final step m̂; ODE: rk8pd, tolerance 10⁻⁶; bootstrap SE over samples; α_P uses the largest dictionary |D_i|):\n\n" + memRows.joined(separator: "\n") + "\n")
-        var tsRows = ["| score | Λ_P | ½ ln(1 + Λ_P) | t(φ = 0.775) | t(φ = (1 + Σπ²)/2) |", "|---|---|---|---|---|"]
-        tsRows.append("| exact | \(f(spectrum.lambda, 2)) | \(f(tS.curvature)) | \(exactCross.map { "\(f($0.t)) ± \(f($0.standardError)) (syst \(f($0.systematic)))" } ?? "none") | \(exactCross075.map { "\(f($0.t)) ± \(f($0.standardError))" } ?? "none") |")
+        func cell(_ c: FittedCrossing?) -> String { c.map { "\(f($0.t)) ± \(f($0.standardError)) (syst \(f($0.systematic)))" } ?? "none in range" }
+        var tsRows = ["| score | Λ_P | ½ ln(1 + Λ_P) | " + rules.map(\.label).joined(separator: " | ") + " |",
+                      "|---|---|---|" + String(repeating: "---|", count: rules.count)]
+        tsRows.append("| exact | \(f(spectrum.lambda, 2)) | \(f(tS.curvature)) | " + rules.map { cell(exactCrossings[$0.key]) }.joined(separator: " | ") + " |")
         for c in localCrossings {
-            tsRows.append("| LS P = \(c.patch) | \(f(c.lambdaP, 2)) | \(f(SpeciationTheory.tS(lambda: c.lambdaP).curvature)) | \(c.cross.map { "\(f($0.t)) ± \(f($0.standardError)) (syst \(f($0.systematic)))" } ?? "none in range") | \(c.balanced.map { "\(f($0.t)) ± \(f($0.standardError))" } ?? "none in range") |")
+            tsRows.append("| LS P = \(c.patch) | \(f(c.lambdaP, 2)) | \(f(SpeciationTheory.tS(lambda: c.lambdaP).curvature)) | "
+                          + rules.map { cell(c.crossings[$0.key]) }.joined(separator: " | ") + " |")
         }
-        outcome.notes.append("Speciation time against P (n = \(cloneData.n), \(pairs) clone pairs per t, \(cloneSteps) hybrid-grid steps, final step m̂, endpoint = class of the nearest training image; crossings by a weighted local line fit with the delta-method SE and, as systematic, the distance to the two-point interpolation — Docs/Conventions.md \"Error bars\"):\n\n" + tsRows.joined(separator: "\n") + "\n")
+        outcome.notes.append("Speciation time against P (n = \(cloneData.n), \(pairs) clone pairs per t, \(cloneSteps) hybrid-grid steps, final step m̂; crossing of φ = 0.775 per endpoint rule — nearest training image, pixel vote at t_min, nearest-class-mean classifier — and of the branch purity E Σ_c p_c(x_t)², which equals φ for the exact score (Nishimori) and is unrelated to it for a local machine; the crossings of (1 + Σπ_c²)/2 are in speciation.csv; crossings by a weighted local line fit with the delta-method SE and, as systematic, the distance to the two-point interpolation — Docs/Conventions.md \"Error bars\"):\n\n" + tsRows.joined(separator: "\n") + "\n")
+        var pixelRows = ["| P | pixel-average t_C | mean t_C^(i) ± spread (pixels crossing) | interior / edge / corner | eq. 10 | spectrum | trajectories: last source change | Y2_i > ½ from |",
+                         "|---|---|---|---|---|---|---|---|"]
+        for (patch, map) in pixelMaps {
+            let a = map.measuredSummary(), t = trajectoryMaps[patch]
+            pixelRows.append("| \(patch) | \(map.pixelAverage.map { "\(f($0.t, 4)) ± \(f($0.standardError, 4))" } ?? "none") | \(f(a.mean, 4)) ± \(f(a.spread, 4)) (\(a.count)) | \(f(map.measuredSummary(.interior).mean, 4)) / \(f(map.measuredSummary(.edge).mean, 4)) / \(f(map.measuredSummary(.corner).mean, 4)) | \(f(map.predictedSummary().mean, 4)) | \(f(map.spectrumSummary().mean, 4)) | \(t.map { "\(f($0.sourcePixelMean.mean, 4)) ± \(f($0.sourcePixelMean.standardError, 4))" } ?? "–") | \(t.map { "\(f($0.y2PixelMean.mean, 4)) ± \(f($0.y2PixelMean.standardError, 4))" } ?? "–") |")
+        }
+        outcome.notes.append("Per-pixel collapse times of LS (n = \(cloneData.n); forward: \(pixelSamples) planted draws, E[Y2_i](t) = ½ solved per pixel by Brent on the fixed draws, Docs/LocalScores.md §7; the global exact-score t_C^{Y2} on the same draws is \(globalCollapse.map { "\(f($0.t, 4)) ± \(f($0.standardError, 4))" } ?? "–"); predictions per pixel from the patch data set D_i with d → d_i, n → |D_i| (eq. 10 and the Gaussian spectrum of Docs/Theory.md §3.2), averaged over the pixels that cross; trajectories: \(trajectories) backward-SDE paths to t_min = 10⁻⁴, pixel means ± SE over paths):\n\n" + pixelRows.joined(separator: "\n") + "\n")
         // Does f_mem collapse on α_P? The switch-on patch and its α_P per run.
         let switchRows = runs.compactMap { r -> String? in
             guard let ps = switchPatch(r.label), let pt = points.first(where: { $0.run == r.label && $0.patch == ps }) else {
