@@ -199,8 +199,11 @@ struct SpeciationCommand: ParsableCommand {
             ]
             for (name, value) in curves {
                 let ts = rows.map(\.t), v = rows.map { value($0).mean }, e = rows.map { value($0).standardError }
-                crossings[name] = RuleCrossing(midpoint: LevelCrossing.find(times: ts, values: v, errors: e, level: (1 + phiInfinity) / 2),
-                                               threshold: LevelCrossing.find(times: ts, values: v, errors: e, level: threshold))
+                let n = rows.map { value($0).count }
+                func solve(_ level: Double) -> LevelCrossing? {
+                    FittedCrossing.solve(times: ts, values: v, errors: e, level: level, counts: n)?.levelCrossing
+                }
+                crossings[name] = RuleCrossing(midpoint: solve((1 + phiInfinity) / 2), threshold: solve(threshold))
             }
             self.crossings = crossings
         }

@@ -133,4 +133,23 @@ final class CrossingTests: XCTestCase {
         XCTAssertGreaterThan(se / spread, 0.8)
         XCTAssertLessThan(se / spread, 1.25)
     }
+    /// A saturated clone point (φ = 1 measured, binomial SE 0) keeps the Agresti–Coull weight when
+    /// the trial counts are given, so it does not pin the line; non-finite points are dropped.
+    func testFittedCrossingSaturatedAndMissingPoints() throws {
+        let times = [0.1, 0.3, 0.6, 1.0, 1.5]
+        let values = [1.0, 0.9, 0.8, 0.7, 0.6]
+        let errors = values.map { ($0 * (1 - $0) / 200).squareRoot() }
+        let counts = Array(repeating: 200, count: 5)
+        let floored = try XCTUnwrap(FittedCrossing.solve(times: times, values: values, errors: errors, level: 0.775, counts: counts))
+        let unfloored = try XCTUnwrap(FittedCrossing.solve(times: times, values: values, errors: errors, level: 0.775, errorFloor: 1e-6))
+        // Agresti–Coull at φ = 1, N = 200: √(p̃(1 − p̃)/202), p̃ = 201/202 ≈ 0.0049, a weight comparable to the others'.
+        XCTAssertEqual(floored.points, 4)
+        XCTAssertLessThan(abs(floored.t - 0.7), abs(unfloored.t - 0.7) + 1e-12)
+        XCTAssertLessThan(floored.standardError, 0.2)
+        var withNaN = values
+        withNaN[4] = .nan
+        let dropped = try XCTUnwrap(FittedCrossing.solve(times: times, values: withNaN, errors: errors, level: 0.775, counts: counts))
+        XCTAssertTrue(dropped.t.isFinite)
+        XCTAssertEqual(dropped.points, 3, "the bracketing pair and its one remaining neighbour")
+    }
 }

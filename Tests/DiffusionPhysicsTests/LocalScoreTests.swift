@@ -192,20 +192,25 @@ final class LocalScoreTests: XCTestCase {
             for m in LocalMachine.allCases {
                 for p in [1, 3, 5] where !(m == .els && p > min(s.height, s.width)) {
                     for t in [0.05, 0.3, 1.5] {
-                        let post = try Self.machine(m, images, s, p).posterior(at: x, t: t)
-                        let b = Self.brute(m, images: images, shape: s, patch: p, x: x, t: t)
-                        let tag = "\(m) \(s) P=\(p) t=\(t)"
-                        XCTAssertLessThan(Self.maxDiff(post.posteriorMean, b.mean), 1e-11, tag)
-                        XCTAssertLessThan(Self.maxDiff(post.participationRatio, b.y2), 1e-11, tag)
-                        XCTAssertLessThan(Self.maxDiff(post.entropy, b.entropy), 1e-10, tag)
-                        XCTAssertEqual(post.dictionarySizes, b.sizes, tag)
-                        // Source masses: per pixel they sum to 1.
-                        let mass = post.imageMass
-                        XCTAssertEqual(mass.reduce(0, +), 1, accuracy: 1e-12, tag)
+                        try Self.assertMatchesBruteForce(m, images, s, p, x: x, t: t)
                     }
                 }
             }
         }
+    }
+
+    /// The fast kernels of machine m against the brute force of Docs/LocalScores.md §1 at (x, t):
+    /// m̂, Y2_i and S_i, the dictionary sizes, and source masses summing to 1 per pixel.
+    static func assertMatchesBruteForce(_ m: LocalMachine, _ images: [[Double]], _ s: ImageShape, _ p: Int, x: [Double], t: Double,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let post = try machine(m, images, s, p).posterior(at: x, t: t)
+        let b = brute(m, images: images, shape: s, patch: p, x: x, t: t)
+        let tag = "\(m) \(s) P=\(p) t=\(t)"
+        XCTAssertLessThan(maxDiff(post.posteriorMean, b.mean), 1e-11, tag, file: file, line: line)
+        XCTAssertLessThan(maxDiff(post.participationRatio, b.y2), 1e-11, tag, file: file, line: line)
+        XCTAssertLessThan(maxDiff(post.entropy, b.entropy), 1e-10, tag, file: file, line: line)
+        XCTAssertEqual(post.dictionarySizes, b.sizes, tag, file: file, line: line)
+        XCTAssertEqual(post.imageMass.reduce(0, +), 1, accuracy: 1e-12, tag, file: file, line: line)
     }
 
     /// The vector paths of the kernels (rows of ≥ 8 pixels, partial vectors, windows wider than the
@@ -223,13 +228,7 @@ final class LocalScoreTests: XCTestCase {
             for m in machines {
                 for p in patches where !(m == .els && p > min(s.height, s.width)) {
                     for t in [0.05, 0.8] {
-                        let post = try Self.machine(m, images, s, p).posterior(at: x, t: t)
-                        let b = Self.brute(m, images: images, shape: s, patch: p, x: x, t: t)
-                        let tag = "\(m) \(s) P=\(p) t=\(t)"
-                        XCTAssertLessThan(Self.maxDiff(post.posteriorMean, b.mean), 1e-11, tag)
-                        XCTAssertLessThan(Self.maxDiff(post.participationRatio, b.y2), 1e-11, tag)
-                        XCTAssertLessThan(Self.maxDiff(post.entropy, b.entropy), 1e-10, tag)
-                        XCTAssertEqual(post.imageMass.reduce(0, +), 1, accuracy: 1e-12, tag)
+                        try Self.assertMatchesBruteForce(m, images, s, p, x: x, t: t)
                     }
                 }
             }

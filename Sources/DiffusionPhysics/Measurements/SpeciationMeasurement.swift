@@ -376,9 +376,11 @@ public struct SpeciationMeasurement: Sendable {
             }
         }
         var crossings: [SpeciationEstimator: LevelCrossing] = [:]
+        // Clone and U-turn curves are estimates at discrete t (binomial, or martingale scores): their crossing is
+        // solved from a weighted local line fit (`FittedCrossing`, Docs/Conventions.md "Error bars").
         for (e, curve) in curves {
-            crossings[e] = LevelCrossing.find(times: curve.map(\.t), values: curve.map(\.measured),
-                                              errors: curve.map(\.stderr), level: threshold)
+            crossings[e] = FittedCrossing.solve(times: curve.map(\.t), values: curve.map(\.measured), errors: curve.map(\.stderr),
+                                                level: threshold, counts: curve.map(\.count))?.levelCrossing
         }
         // The rb curve comes from one fixed sample set (common random numbers): its crossing is a
         // root, solved by Brent on the same samples; the interpolation stays only as the fallback.

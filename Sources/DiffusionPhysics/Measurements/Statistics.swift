@@ -100,11 +100,16 @@ public struct LevelCrossing: Sendable, Codable, Equatable {
 /// the crossing, not read off the grid (Docs/Conventions.md "Error bars").
 ///
 /// The window is the bracketing pair and one neighbour on each side (up to four points); the
-/// line v(t) = a + b t is fitted with weights 1/σ_k² (σ_k floored at `errorFloor`, so points
-/// measured as exactly 0 or 1 keep a finite weight) and solved, t* = (level − a)/b. Its standard
-/// error is the delta method on the fit covariance, Var t* = (Var a + 2t* Cov(a,b) + t*² Var b)/b².
-/// `systematic` is the model dependence: |t* − t_interp|, t_interp the two-point interpolation of
-/// `LevelCrossing.find` (the curve's curvature across the window).
+/// line v(t) = a + b t is fitted with weights 1/σ_k² and solved, t* = (level − a)/b. A point whose
+/// error is below `errorFloor` (a binomial estimate measured as exactly 0 or 1) gets, when `counts`
+/// are given, the Agresti–Coull error √(p̃(1 − p̃)/(N_k + 2)), p̃ = (N_k v_k + 1)/(N_k + 2), else
+/// `errorFloor`; other errors are used as given (they may be below binomial, e.g. martingale scores). Its standard error is the delta method on the fit
+/// covariance, Var t* = (Var a + 2t* Cov(a,b) + t*² Var b)/b², treating the points as independent
+/// (clone points that share trunks are positively correlated: the SE is then approximate).
+/// `systematic` is the grid dependence of the answer: |t* − t_interp|, t_interp the two-point
+/// interpolation of `LevelCrossing.find` (the curvature across the window); NaN (written as null)
+/// when the fitted root leaves the window and the interpolation is returned instead.
+/// Non-finite points are dropped first.
 public struct FittedCrossing: Sendable, Codable, Equatable {
     public var t: Double
     public var standardError: Double
@@ -118,11 +123,23 @@ public struct FittedCrossing: Sendable, Codable, Equatable {
         (self.t, self.standardError, self.systematic, self.points) = (t, standardError, systematic, points)
     }
 
+    /// The crossing as a plain value ± SE (for outputs that carry no systematic).
+    public var levelCrossing: LevelCrossing { LevelCrossing(t: t, standardError: standardError) }
+
     /// Nil when the curve does not cross `level` between two of its points.
-    public static func solve(times: [Double], values: [Double], errors: [Double], level: Double,
-                             errorFloor: Double = 1e-3) -> FittedCrossing? {
-        guard times.count == values.count, times.count == errors.count, times.count >= 2,
-              let interp = LevelCrossing.find(times: times, values: values, errors: errors, level: level) else { return nil }
+    public static func solve(times allTimes: [Double], values allValues: [Double], errors allErrors: [Double], level: Double,
+                             counts allCounts: [Int]? = nil, errorFloor: Double = 1e-3) -> FittedCrossing? {
+        guard allTimes.count == allValues.count, allTimes.count == allErrors.count, allCounts.map({ $0.count == allTimes.count }) ?? true
+        else { return nil }
+        let keep = allTimes.indices.filter { allTimes[$0].isFinite && allValues[$0].isFinite && allErrors[$0].isFinite }
+        let times = keep.map { allTimes[$0] }, values = keep.map { allValues[$0] }
+        let errors = keep.map { k -> Double in
+            guard allErrors[k] < errorFloor else { return allErrors[k] }
+            guard let n = allCounts?[k], n > 0 else { return errorFloor }
+            let p = (Double(n) * allValues[k] + 1) / Double(n + 2)
+            return max(errorFloor, (p * (1 - p) / Double(n + 2)).squareRoot())
+        }
+        guard times.count >= 2, let interp = LevelCrossing.find(times: times, values: values, errors: errors, level: level) else { return nil }
         let order = times.indices.sorted { times[$0] < times[$1] }
         // The bracketing pair in sorted order, and one neighbour each side.
         guard let k = (0..<(order.count - 1)).first(where: { k in
@@ -132,7 +149,7 @@ public struct FittedCrossing: Sendable, Codable, Equatable {
         let window = order[max(0, k - 1)...min(order.count - 1, k + 2)]
         var sw = 0.0, st = 0.0, stt = 0.0, sv = 0.0, stv = 0.0
         for i in window {
-            let w = 1 / pow(max(errors[i], errorFloor), 2)
+            let w = 1 / (errors[i] * errors[i])
             sw += w; st += w * times[i]; stt += w * times[i] * times[i]; sv += w * values[i]; stv += w * times[i] * values[i]
         }
         let det = sw * stt - st * st
@@ -142,7 +159,7 @@ public struct FittedCrossing: Sendable, Codable, Equatable {
         let t = (level - a) / b
         // The fitted root must stay inside the window; else the line is not a description there.
         guard let lo = window.map({ times[$0] }).min(), let hi = window.map({ times[$0] }).max(), t >= lo, t <= hi else {
-            return FittedCrossing(t: interp.t, standardError: interp.standardError, systematic: 0, points: 2)
+            return FittedCrossing(t: interp.t, standardError: interp.standardError, systematic: .nan, points: 2)
         }
         let varA = stt / det, varB = sw / det, cov = -st / det
         let variance = (varA + 2 * t * cov + t * t * varB) / (b * b)
