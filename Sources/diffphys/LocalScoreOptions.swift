@@ -132,6 +132,8 @@ extension SampleCommand {
         var copyFraction: Measured
         /// ELS machines: f_mem with the shift-aware gap ratio (bootstrap SE); absent for ls and bbels.
         var shiftAwareMemorisedFraction: Measured?
+        /// LS: mean over samples of max_i |x₀(i) − a_src(i)(i)|, the local-consistency residual.
+        var consistencyResidual: Measured?
         var samples: [LocalSampleRecord]
     }
 
@@ -162,7 +164,7 @@ extension SampleCommand {
                 data: data.name, machine: model.machine.rawValue, patch: model.rule.description, sampler: sampler.rawValue,
                 seed: dataOptions.seed, T: sde.resolvedHorizon, tMin: sde.tMin, memorisedFraction: f,
                 distinctSources: mem.distinctSources.measured, copyFraction: mem.copyFraction.measured,
-                shiftAwareMemorisedFraction: fShift, samples: records))
+                shiftAwareMemorisedFraction: fShift, consistencyResidual: mem.consistencyResidual?.measured, samples: records))
         } else {
             print("data: \(data.name)   score: \(model.machine.rawValue), \(model.rule.description)   sampler: \(sampler.rawValue)   T = \(sde.resolvedHorizon) → t_min = \(sde.tMin)   seed \(dataOptions.seed)")
             for (i, r) in records.enumerated() {
@@ -173,6 +175,9 @@ extension SampleCommand {
             print(String(format: "memorised (d1/d2 < 1/3): %.3f ± %.3f   distinct sources %.2f ± %.2f   copy fraction %.3f ± %.3f",
                          mem.fraction, mem.fractionStderr, mem.distinctSources.mean, mem.distinctSources.standardError,
                          mem.copyFraction.mean, mem.copyFraction.standardError))
+            if let r = mem.consistencyResidual {
+                print(String(format: "local-consistency residual max_i |x0(i) − source patch centre| (LS): %.3g ± %.2g", r.mean, r.standardError))
+            }
             if let fShift {
                 print(String(format: "memorised up to a circular shift (shift-aware d1/d2 < 1/3): %.3f ± %.3f", fShift.value, fShift.stderr ?? .nan))
             }

@@ -495,5 +495,16 @@ final class LocalScoreTests: XCTestCase {
         XCTAssertEqual(results[1]!.fraction, 0)
         XCTAssertGreaterThan(results[1]!.distinctSources.mean, 1.5)
         XCTAssertLessThan(results[1]!.copyFraction.mean, 0.9)
+        // Local consistency ([KG] Theorem 4.1): at t_min = 10⁻³ every pixel of the P = 1 mosaic is the
+        // centre of its source patch (±1); stopped at t_min = 0.5 the weights have not condensed.
+        XCTAssertLessThan(try XCTUnwrap(results[1]!.consistencyResidual).mean, 1e-3)
+        let model = try Self.machine(.ls, images, s, 1)
+        let early = try TimeGrid.geometric(from: 3, to: 0.5, steps: 30)
+        let run = try BackwardSDE(model: model, scheme: .exactOU, finalStep: .posteriorMean, threads: 1)
+            .run(grid: early, start: .prior(count: 16), seed: 11)
+        let stopped = try LocalMemorization.measure(model: model, samples: run.samples, lastStates: run.lastStates, tLast: early.end, seed: 1)
+        XCTAssertGreaterThan(try XCTUnwrap(stopped.consistencyResidual).mean, 0.05)
+        XCTAssertNil(try LocalMemorization.measure(model: try Self.machine(.bbels, images, s, 3), samples: run.samples,
+                                                   lastStates: run.lastStates, tLast: early.end, seed: 1).consistencyResidual)
     }
 }

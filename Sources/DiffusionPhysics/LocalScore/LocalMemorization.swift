@@ -6,7 +6,10 @@ import GSLKit
 /// < 1/3 (Docs/Theory.md §3.4 M4); the standard error is a bootstrap over samples. Per sample, the
 /// source map at the last level (per pixel the training image of largest posterior mass) gives the
 /// number of distinct source images and the copy fraction (share of pixels whose source is the
-/// nearest training image).
+/// nearest training image). For LS, the local-consistency residual ([KG] Theorem 4.1, Docs/LocalScores.md §7):
+/// max_i |x₀(i) − a_{src(i)}(i)| over pixels and channels, x₀ the returned sample and src(i) the
+/// pixel's source image at the last level, whose patch centre at pixel i is a_{src(i)}(i); → 0 when
+/// every pixel's weights have condensed on one patch (small t_min).
 ///
 /// Shift-aware version (for the translation-equivariant machines ELS_ref and ELS_circ): distances
 /// to every circular translate of every training image, d_μ = min_s |x − T_s a_μ|, and the gap
@@ -26,6 +29,8 @@ public struct LocalMemorization: Sendable, Codable {
     /// nil unless asked for.
     public var shiftAwareFraction: MeanEstimate?
     public var shiftAware: [ShiftAwareNeighbour]?
+    /// LS only: the mean over samples of the local-consistency residual (with its standard error).
+    public var consistencyResidual: MeanEstimate?
 
     /// The threshold on d₁/d₂.
     public static let threshold = 1.0 / 3
@@ -44,11 +49,20 @@ public struct LocalMemorization: Sendable, Codable {
         let hits = gaps.map { $0 < threshold ? 1.0 : 0.0 }
         let shiftHits = shifted?.map { $0.gapRatio < threshold ? 1.0 : 0.0 }
         let (f, se) = bootstrap(hits, seed: seed)
-        var distinct: [Double] = [], copy: [Double] = []
+        var distinct: [Double] = [], copy: [Double] = [], residual: [Double] = []
+        let C = model.shape.channels
         for r in 0..<count {
             let map = try model.posterior(at: lastStates.row(r), t: tLast, sources: true).sourceMap
             distinct.append(Double(Set(map).count))
             copy.append(Double(map.filter { $0 == nb[r].nearest }.count) / Double(map.count))
+            // LS: pixel i's patches sit at i, so the source's patch centre is a_src(i)(i).
+            if model.machine == .ls {
+                var worst = 0.0
+                for (i, source) in map.enumerated() {
+                    for c in 0..<C { worst = max(worst, abs(samples[r, i * C + c] - model.images[source, i * C + c])) }
+                }
+                residual.append(worst)
+            }
         }
         return LocalMemorization(samples: count, fraction: f, fractionStderr: se, gapRatios: gaps, nearest: nb.map(\.nearest),
                                  distinctSources: MeanEstimate(distinct), copyFraction: MeanEstimate(copy),
@@ -56,7 +70,7 @@ public struct LocalMemorization: Sendable, Codable {
                                      let (m, s) = bootstrap(h, seed: seed)
                                      return MeanEstimate(mean: m, standardError: s, count: count)
                                  },
-                                 shiftAware: shifted)
+                                 shiftAware: shifted, consistencyResidual: residual.isEmpty ? nil : MeanEstimate(residual))
     }
 
     /// Mean of 0/1 `hits` and its bootstrap standard error (1000 resamples, stream 0 of `.bootstrap`).
