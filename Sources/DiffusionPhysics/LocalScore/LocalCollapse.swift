@@ -566,7 +566,11 @@ struct PatchPredictions {
         gaussian = Array(repeating: nil, count: hw)
         spectrum = Array(repeating: nil, count: hw)
         y2Limit = Array(repeating: nil, count: hw)
-        var cache: [[Double]: (columns: Int, trace: Double, spectrum: Double?)] = [:]
+        // Keyed by a fingerprint of the reduced patch matrix (its hash, shape and first two moments),
+        // not the matrix itself: one key per distinct dictionary, O(1) memory each (a matrix key kept
+        // every LS dictionary alive: ~HW·n·d_P doubles).
+        struct Fingerprint: Hashable { var hash: Int; var rows: Int; var columns: Int; var sum: Double; var sumOfSquares: Double }
+        var cache: [Fingerprint: (trace: Double, spectrum: Double?)] = [:]
         for g in model.machine.groups(height: s.height, width: s.width, patch: P) where !g.positions.isEmpty {
             let blocks = (0..<model.images.rows).map {
                 LocalScore.patches(of: model.images.rowSlice($0), group: g, patch: P, shape: s, circular: model.machine.circular).patches
@@ -580,7 +584,11 @@ struct PatchPredictions {
             let live = (0..<cols).filter { e in (0..<count).contains { points.storage[$0 * cols + e] != 0 } }
             let reduced = Matrix(rows: count, columns: live.count, storage: (0..<count).flatMap { r in live.map { points.storage[r * cols + $0] } })
             let (trace, specT): (Double, Double?)
-            if let known = cache[reduced.storage], known.columns == live.count {
+            var hasher = Hasher()
+            hasher.combine(reduced.storage)
+            let key = Fingerprint(hash: hasher.finalize(), rows: count, columns: live.count, sum: reduced.storage.reduce(0, +),
+                                  sumOfSquares: reduced.storage.reduce(0) { $0 + $1 * $1 })
+            if let known = cache[key] {
                 (trace, specT) = (known.trace, known.spectrum)
             } else {
                 // Population variance per entry (the planted E[Y2] depends on differences only).
@@ -599,7 +607,7 @@ struct PatchPredictions {
                     st = try CollapseTheory.tCSpectrum(eigenvalues: sp.eigenvalues, n: Double(count))
                 }
                 (trace, specT) = (tr, st)
-                cache[reduced.storage] = (live.count, tr, st)
+                cache[key] = (tr, st)
             }
             var multiplicity: [[Double]: Int] = [:]
             for r in 0..<count { multiplicity[Array(points.storage[(r * cols)..<((r + 1) * cols)]), default: 0] += 1 }
