@@ -69,20 +69,24 @@ public struct LevelCrossing: Sendable, Codable, Equatable {
     /// Written as a schema measured value `{"value": t, "stderr"}` (Docs/Schema.md).
     enum CodingKeys: String, CodingKey { case t = "value", standardError = "stderr" }
 
+    /// The indices of the points in increasing t, and the position k in that order of the first
+    /// pair (order[k], order[k + 1]) that brackets `level` (or whose first point lies on it).
+    static func bracket(times: [Double], values: [Double], level: Double) -> (order: [Int], k: Int)? {
+        let order = times.indices.sorted { times[$0] < times[$1] }
+        guard order.count >= 2, let k = (0..<(order.count - 1)).first(where: { k in
+            let va = values[order[k]] - level, vb = values[order[k + 1]] - level
+            return va == 0 || va * vb < 0
+        }) else { return nil }
+        return (order, k)
+    }
+
     /// First bracketing pair in the order given (curves sampled on increasing or decreasing t).
     public static func find(times: [Double], values: [Double], errors: [Double], level: Double) -> LevelCrossing? {
-        guard times.count == values.count, times.count >= 2 else { return nil }
-        let order = times.indices.sorted { times[$0] < times[$1] }
-        for (a, b) in zip(order, order.dropFirst()) {
-            let va = values[a] - level, vb = values[b] - level
-            if va == 0 { return LevelCrossing(t: times[a], standardError: errors.isEmpty ? 0 : slopeError(a, b)) }
-            if va * vb < 0 {
-                let f = va / (va - vb)
-                let t = times[a] + f * (times[b] - times[a])
-                return LevelCrossing(t: t, standardError: errors.isEmpty ? 0 : slopeError(a, b))
-            }
-        }
-        return nil
+        guard times.count == values.count, let (order, k) = bracket(times: times, values: values, level: level) else { return nil }
+        let a = order[k], b = order[k + 1]
+        let va = values[a] - level, vb = values[b] - level
+        let t = va == 0 ? times[a] : times[a] + va / (va - vb) * (times[b] - times[a])
+        return LevelCrossing(t: t, standardError: errors.isEmpty ? 0 : slopeError(a, b))
 
         func slopeError(_ a: Int, _ b: Int) -> Double {
             let slope = (values[b] - values[a]) / (times[b] - times[a])
@@ -139,13 +143,9 @@ public struct FittedCrossing: Sendable, Codable, Equatable {
             let p = (Double(n) * allValues[k] + 1) / Double(n + 2)
             return max(errorFloor, (p * (1 - p) / Double(n + 2)).squareRoot())
         }
-        guard times.count >= 2, let interp = LevelCrossing.find(times: times, values: values, errors: errors, level: level) else { return nil }
-        let order = times.indices.sorted { times[$0] < times[$1] }
+        guard let interp = LevelCrossing.find(times: times, values: values, errors: errors, level: level),
+              let (order, k) = LevelCrossing.bracket(times: times, values: values, level: level) else { return nil }
         // The bracketing pair in sorted order, and one neighbour each side.
-        guard let k = (0..<(order.count - 1)).first(where: { k in
-            let va = values[order[k]] - level, vb = values[order[k + 1]] - level
-            return va == 0 || va * vb < 0
-        }) else { return nil }
         let window = order[max(0, k - 1)...min(order.count - 1, k + 2)]
         var sw = 0.0, st = 0.0, stt = 0.0, sv = 0.0, stv = 0.0
         for i in window {

@@ -66,6 +66,14 @@ public enum LocalScoresStudy: StudyKind {
             fashion ? "fashion-mnist:classes=\(classes[0]),\(classes[1]),per-class=\(k)"
                     : "digits:classes=\(classes[0]),\(classes[1]),per-class=\(perClassUsed(k))"
         }
+        // One load per training-set size (several runs share one).
+        var loaded: [Int: Dataset] = [:]
+        func dataset(_ k: Int) throws -> Dataset {
+            if let d = loaded[k] { return d }
+            let d = try DatasetSpec.parse(spec(k)).load(seed: context.seed)
+            loaded[k] = d
+            return d
+        }
         // ELS_ref needs P ≤ min(H, W) (valid patches): 28 for Fashion-MNIST, 8 for the digits.
         let imageSide = fashion ? 28 : 8
         if !fashion {
@@ -108,7 +116,7 @@ public enum LocalScoresStudy: StudyKind {
         let gridPatches = Set(try p.numbers("gridPatches").map(Int.init)), gridCount = try p.integer("gridSamples")
         var shape: ImageShape? = nil
         for (k, r) in runs.enumerated() {
-            let data = try DatasetSpec.parse(spec(r.perClass)).load(seed: context.seed)
+            let data = try dataset(r.perClass)
             guard let s = data.imageShape else { throw StudyError("study \(p.study): \(data.name) has no image shape") }
             shape = s
             let stage = progress.stage(units: r.patches.count, cost: costs[k])
@@ -151,7 +159,8 @@ public enum LocalScoresStudy: StudyKind {
         let fullWindow = 2 * max(shape.height, shape.width) - 1
 
         // Part 2: t_S(P) by clones with the machine, beside the exact score on the same seeds.
-        let cloneData = try DatasetSpec.parse(spec(clonePerClass)).load(seed: context.seed)
+        let cloneData = try dataset(clonePerClass)
+        let exactScore = try EmpiricalScore(cloneData)
         let spectrum = try DataSpectrum(points: cloneData.points)
         let tS = SpeciationTheory.tS(lambda: spectrum.lambda)
         let horizon = max(0.5 * log(max(spectrum.lambda, 1)) + 3, (cloneTimes.last ?? 0) + 1)
@@ -201,7 +210,7 @@ public enum LocalScoresStudy: StudyKind {
             }
             return found
         }
-        let exact = try clones(try EmpiricalScore(cloneData))
+        let exact = try clones(exactScore)
         cloneStage.advance()
         let exactCrossings = record("exact", patch: nil, lambdaP: spectrum.lambda, exact)
         let exactCross = exactCrossings["nearestImage"] ?? nil
@@ -219,7 +228,6 @@ public enum LocalScoresStudy: StudyKind {
         }
         // Part 4: per-pixel collapse times of LS (forward, solved per pixel; along trajectories).
         let pixelStage = progress.stage(units: pixelPatches.count + trajectoryPatches.count + 1, cost: costs.last!)
-        let exactScore = try EmpiricalScore(cloneData)
         let globalCollapse = try ForwardEnsemble(model: .diffusion(exactScore), origins: .planted(exactScore.posterior), statistics: .origin,
                                                  threads: context.threads)
             .solveCrossing(level: 0.5, bracket: LocalForwardCollapse.defaultGrid, samples: pixelSamples, seed: context.seed) { $0.y2 }
